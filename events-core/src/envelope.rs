@@ -1,0 +1,492 @@
+//! Envelopes: an event payload with its identity, time, origin and causal links.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::event::Event;
+
+/// The source used when a bus or an envelope was given none.
+pub const DEFAULT_SOURCE: &str = "urn:events:local";
+
+/// The identifier of an event: a UUIDv7 for events created here, or the
+/// string an external producer chose.
+///
+/// CloudEvents allows any non-empty string as an id, so decoded envelopes keep
+/// the producer's text as is.
+///
+/// ```
+/// use events::EventId;
+///
+/// let generated = EventId::new();
+/// assert!(generated.as_uuid().is_some());
+///
+/// let external = EventId::from("2549961020");
+/// assert_eq!(external.to_string(), "2549961020");
+/// assert_eq!(external, EventId::from(String::from("2549961020")));
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId(IdRepr);
+
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum IdRepr {
+    Uuid(Uuid),
+    Text(Arc<str>),
+}
+
+impl EventId {
+    /// Generates a new time-ordered UUIDv7 id.
+    ///
+    /// ```
+    /// let a = events::EventId::new();
+    /// let b = events::EventId::new();
+    /// assert_ne!(a, b);
+    /// ```
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> EventId {
+        EventId(IdRepr::Uuid(Uuid::now_v7()))
+    }
+
+    /// Returns the UUID when the id is one generated here or given as a [`Uuid`].
+    ///
+    /// ```
+    /// assert!(events::EventId::from("order-7").as_uuid().is_none());
+    /// ```
+    pub fn as_uuid(&self) -> Option<Uuid> {
+        match &self.0 {
+            IdRepr::Uuid(uuid) => Some(*uuid),
+            IdRepr::Text(_) => None,
+        }
+    }
+}
+
+impl From<Uuid> for EventId {
+    fn from(uuid: Uuid) -> EventId {
+        EventId(IdRepr::Uuid(uuid))
+    }
+}
+
+impl From<&str> for EventId {
+    /// Keeps the text, stored as a UUID when it is one in canonical form
+    /// (lowercase, hyphenated), so that equal text means equal ids.
+    fn from(text: &str) -> EventId {
+        if text.len() == uuid::fmt::Hyphenated::LENGTH {
+            if let Ok(uuid) = Uuid::try_parse(text) {
+                let mut buffer = Uuid::encode_buffer();
+                if uuid.hyphenated().encode_lower(&mut buffer) == text {
+                    return EventId(IdRepr::Uuid(uuid));
+                }
+            }
+        }
+        EventId(IdRepr::Text(Arc::from(text)))
+    }
+}
+
+impl From<String> for EventId {
+    fn from(text: String) -> EventId {
+        EventId::from(text.as_str())
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            IdRepr::Uuid(uuid) => fmt::Display::fmt(uuid, f),
+            IdRepr::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+impl fmt::Debug for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EventId({self})")
+    }
+}
+
+/// The value of a CloudEvents extension attribute.
+///
+/// The CloudEvents type system allows booleans, 32-bit signed integers and
+/// strings (URIs and timestamps travel as strings in JSON).
+///
+/// ```
+/// use events::ExtensionValue;
+///
+/// assert_eq!(ExtensionValue::from("eu-west").to_string(), "eu-west");
+/// assert_eq!(ExtensionValue::from(3), ExtensionValue::Integer(3));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ExtensionValue {
+    /// A boolean.
+    Boolean(bool),
+    /// A whole number from -2,147,483,648 to 2,147,483,647.
+    Integer(i32),
+    /// A string.
+    String(String),
+}
+
+impl fmt::Display for ExtensionValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExtensionValue::Boolean(value) => write!(f, "{value}"),
+            ExtensionValue::Integer(value) => write!(f, "{value}"),
+            ExtensionValue::String(value) => f.write_str(value),
+        }
+    }
+}
+
+impl From<bool> for ExtensionValue {
+    fn from(value: bool) -> Self {
+        ExtensionValue::Boolean(value)
+    }
+}
+
+impl From<i32> for ExtensionValue {
+    fn from(value: i32) -> Self {
+        ExtensionValue::Integer(value)
+    }
+}
+
+impl From<&str> for ExtensionValue {
+    fn from(value: &str) -> Self {
+        ExtensionValue::String(value.to_owned())
+    }
+}
+
+impl From<String> for ExtensionValue {
+    fn from(value: String) -> Self {
+        ExtensionValue::String(value)
+    }
+}
+
+/// The CloudEvents attributes of an envelope, everything but the payload.
+///
+/// ```
+/// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+/// let envelope = Envelope::new(OrderPlaced).with_subject("order-7");
+/// let metadata = envelope.metadata();
+/// assert_eq!(metadata.name(), "OrderPlaced");
+/// assert_eq!(metadata.subject(), Some("order-7"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Metadata {
+    pub(crate) id: EventId,
+    pub(crate) time: DateTime<Utc>,
+    /// The `time` attribute as it was received, reused on encoding while
+    /// `time` is unchanged so that decoded timestamps re-encode byte for byte.
+    pub(crate) time_text: Option<(DateTime<Utc>, Box<str>)>,
+    pub(crate) source: Arc<str>,
+    pub(crate) subject: Option<String>,
+    pub(crate) name: &'static str,
+    pub(crate) version: u32,
+    pub(crate) dataschema: Option<String>,
+    pub(crate) correlation_id: Option<EventId>,
+    pub(crate) causation_id: Option<EventId>,
+    pub(crate) extensions: BTreeMap<String, ExtensionValue>,
+}
+
+impl Metadata {
+    pub(crate) fn new(name: &'static str, version: u32, id: EventId, source: Arc<str>) -> Self {
+        Metadata {
+            id,
+            time: Utc::now(),
+            time_text: None,
+            source,
+            subject: None,
+            name,
+            version,
+            dataschema: None,
+            correlation_id: None,
+            causation_id: None,
+            extensions: BTreeMap::new(),
+        }
+    }
+
+    /// Returns the event id (`id`).
+    pub fn id(&self) -> &EventId {
+        &self.id
+    }
+
+    /// Returns when the event happened (`time`), with nanosecond precision.
+    pub fn time(&self) -> DateTime<Utc> {
+        self.time
+    }
+
+    /// Returns the context in which the event happened (`source`), a URI-reference.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Returns the subject of the event within its source (`subject`), such as an order id.
+    pub fn subject(&self) -> Option<&str> {
+        self.subject.as_deref()
+    }
+
+    /// Returns the event name (`type`).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Returns the payload version (extension `dataversion`).
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// Returns the URI of the payload's schema (`dataschema`), when one was given.
+    pub fn dataschema(&self) -> Option<&str> {
+        self.dataschema.as_deref()
+    }
+
+    /// Returns the id shared by every event of one causal chain (extension
+    /// `correlationid`); an event that starts a chain has none.
+    pub fn correlation_id(&self) -> Option<&EventId> {
+        self.correlation_id.as_ref()
+    }
+
+    /// Returns the id of the event whose handler emitted this one (extension `causationid`).
+    pub fn causation_id(&self) -> Option<&EventId> {
+        self.causation_id.as_ref()
+    }
+
+    /// Returns the correlation id, or the event's own id when it starts a chain.
+    pub fn correlation_or_id(&self) -> &EventId {
+        self.correlation_id.as_ref().unwrap_or(&self.id)
+    }
+
+    /// Returns the extension attributes other than `dataversion`, `correlationid`
+    /// and `causationid`, ordered by name.
+    pub fn extensions(&self) -> &BTreeMap<String, ExtensionValue> {
+        &self.extensions
+    }
+}
+
+/// An event payload together with its [`Metadata`].
+///
+/// It serialises as a CloudEvents 1.0 structured JSON event
+/// (`application/cloudevents+json`), and a slice of envelopes as a batch
+/// (`application/cloudevents-batch+json`). See the [`cloudevents`](crate::cloudevents)
+/// module for the attribute mapping.
+///
+/// `Envelope<E>` dereferences to `E`.
+///
+/// ```
+/// use events::{Envelope, Event};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Event, Serialize, Deserialize, Debug, PartialEq)]
+/// struct OrderPlaced { order_id: u64 }
+///
+/// let envelope = Envelope::new(OrderPlaced { order_id: 7 })
+///     .with_source("https://shop.example/orders")
+///     .with_subject("order-7")
+///     .with_extension("tenant", "acme");
+///
+/// let json = serde_json::to_string(&envelope).unwrap();
+/// let back: Envelope<OrderPlaced> = serde_json::from_str(&json).unwrap();
+/// assert_eq!(back.order_id, 7);
+/// assert_eq!(back.id(), envelope.id());
+/// assert_eq!(back.time(), envelope.time());
+/// assert_eq!(serde_json::to_string(&back).unwrap(), json);
+/// ```
+#[derive(Clone)]
+pub struct Envelope<E> {
+    pub(crate) metadata: Metadata,
+    pub(crate) payload: E,
+}
+
+impl<E: Event> Envelope<E> {
+    /// Wraps a payload with a new UUIDv7 id, the current time and the default source.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+    /// let envelope = Envelope::new(OrderPlaced);
+    /// assert_eq!(envelope.source(), events::envelope::DEFAULT_SOURCE);
+    /// assert_eq!(envelope.version(), 1);
+    /// ```
+    pub fn new(payload: E) -> Self {
+        Self::from_parts(
+            payload,
+            Metadata::new(
+                E::NAME,
+                E::VERSION,
+                EventId::new(),
+                Arc::from(DEFAULT_SOURCE),
+            ),
+        )
+    }
+
+    pub(crate) fn from_parts(payload: E, metadata: Metadata) -> Self {
+        Envelope { metadata, payload }
+    }
+}
+
+impl<E> Envelope<E> {
+    /// Returns the payload.
+    pub fn payload(&self) -> &E {
+        &self.payload
+    }
+
+    /// Returns the payload, dropping the metadata.
+    pub fn into_payload(self) -> E {
+        self.payload
+    }
+
+    /// Returns the metadata.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// Splits the envelope into its metadata and payload.
+    pub fn into_parts(self) -> (Metadata, E) {
+        (self.metadata, self.payload)
+    }
+
+    /// Returns the event id.
+    pub fn id(&self) -> &EventId {
+        &self.metadata.id
+    }
+
+    /// Returns when the event happened.
+    pub fn time(&self) -> DateTime<Utc> {
+        self.metadata.time
+    }
+
+    /// Returns the source, a URI-reference naming the producer.
+    pub fn source(&self) -> &str {
+        &self.metadata.source
+    }
+
+    /// Returns the subject within the source, when one was set.
+    pub fn subject(&self) -> Option<&str> {
+        self.metadata.subject.as_deref()
+    }
+
+    /// Returns the event name.
+    pub fn name(&self) -> &'static str {
+        self.metadata.name
+    }
+
+    /// Returns the payload version.
+    pub fn version(&self) -> u32 {
+        self.metadata.version
+    }
+
+    /// Returns the correlation id; an event that starts a chain has none.
+    pub fn correlation_id(&self) -> Option<&EventId> {
+        self.metadata.correlation_id.as_ref()
+    }
+
+    /// Returns the id of the event whose handler emitted this one.
+    pub fn causation_id(&self) -> Option<&EventId> {
+        self.metadata.causation_id.as_ref()
+    }
+
+    /// Returns the extension attributes, ordered by name.
+    pub fn extensions(&self) -> &BTreeMap<String, ExtensionValue> {
+        &self.metadata.extensions
+    }
+
+    /// Replaces the id.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+    /// let envelope = Envelope::new(OrderPlaced).with_id("order-7-placed");
+    /// assert_eq!(envelope.id().to_string(), "order-7-placed");
+    /// ```
+    pub fn with_id(mut self, id: impl Into<EventId>) -> Self {
+        self.metadata.id = id.into();
+        self
+    }
+
+    /// Replaces the time.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+    /// let time = "2026-01-02T03:04:05.123456789Z".parse().unwrap();
+    /// let envelope = Envelope::new(OrderPlaced).with_time(time);
+    /// assert_eq!(envelope.time(), time);
+    /// ```
+    pub fn with_time(mut self, time: DateTime<Utc>) -> Self {
+        self.metadata.time = time;
+        self
+    }
+
+    /// Replaces the source, a URI-reference such as `https://shop.example/orders`.
+    pub fn with_source(mut self, source: impl AsRef<str>) -> Self {
+        self.metadata.source = Arc::from(source.as_ref());
+        self
+    }
+
+    /// Sets the subject, such as the id of the order the event is about.
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
+        self.metadata.subject = Some(subject.into());
+        self
+    }
+
+    /// Sets the URI of the payload's schema.
+    pub fn with_dataschema(mut self, uri: impl Into<String>) -> Self {
+        self.metadata.dataschema = Some(uri.into());
+        self
+    }
+
+    /// Sets the correlation id. A bus keeps an id set here instead of the
+    /// one it would inherit from the emitting handler's event.
+    pub fn with_correlation_id(mut self, id: impl Into<EventId>) -> Self {
+        self.metadata.correlation_id = Some(id.into());
+        self
+    }
+
+    /// Sets the causation id. A bus keeps an id set here instead of the
+    /// emitting handler's event id.
+    pub fn with_causation_id(mut self, id: impl Into<EventId>) -> Self {
+        self.metadata.causation_id = Some(id.into());
+        self
+    }
+
+    /// Sets an extension attribute.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `name` is not 1 to 20 lowercase ASCII letters and digits, as
+    /// CloudEvents requires, or is a name this crate maps itself
+    /// (see [`cloudevents`](crate::cloudevents)).
+    ///
+    /// ```
+    /// # use events::{Envelope, Event, ExtensionValue}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+    /// let envelope = Envelope::new(OrderPlaced).with_extension("tenant", "acme");
+    /// assert_eq!(envelope.extensions()["tenant"], ExtensionValue::from("acme"));
+    /// ```
+    pub fn with_extension(mut self, name: &str, value: impl Into<ExtensionValue>) -> Self {
+        if let Err(reason) = crate::cloudevents::check_extension_name(name) {
+            panic!("invalid extension attribute name `{name}`: {reason}");
+        }
+        self.metadata
+            .extensions
+            .insert(name.to_owned(), value.into());
+        self
+    }
+}
+
+impl<E> std::ops::Deref for Envelope<E> {
+    type Target = E;
+
+    fn deref(&self) -> &E {
+        &self.payload
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for Envelope<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Envelope")
+            .field("metadata", &self.metadata)
+            .field("payload", &self.payload)
+            .finish()
+    }
+}

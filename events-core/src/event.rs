@@ -1,0 +1,361 @@
+//! The [`Event`] trait and the static description every event registers.
+
+use core::any::TypeId;
+use core::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// A typed application event: a payload struct with a stable name and version.
+///
+/// Implement it with `#[derive(Event)]`, which also registers the event's
+/// [`EventInfo`] so that [`registry::all`](crate::registry::all) lists it and
+/// [`decode`](crate::decode()) can turn CloudEvents bytes back into it. Writing the
+/// impl by hand is possible but leaves the event out of the registry.
+///
+/// The payload is serialised by serde, so derive `Serialize` and `Deserialize`
+/// next to `Event`.
+///
+/// ```
+/// use events::Event;
+/// use serde::{Deserialize, Serialize};
+///
+/// /// A customer placed an order.
+/// #[derive(Event, Serialize, Deserialize)]
+/// #[event(name = "OrderPlaced", version = 2, kind = "integration")]
+/// struct OrderPlaced {
+///     order_id: u64,
+/// }
+///
+/// assert_eq!(OrderPlaced::NAME, "OrderPlaced");
+/// assert_eq!(OrderPlaced::VERSION, 2);
+/// assert_eq!(OrderPlaced::KIND, events::EventKind::Integration);
+/// assert_eq!(OrderPlaced::info().doc(), "A customer placed an order.");
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an event",
+    label = "not an event",
+    note = "add `#[derive(Event, Serialize, Deserialize)]` to the definition of `{Self}`"
+)]
+pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The stable name, written to the CloudEvents `type` attribute.
+    const NAME: &'static str;
+    /// The payload version, starting at 1.
+    const VERSION: u32;
+    /// Whether the event stays inside its service or crosses service boundaries.
+    const KIND: EventKind;
+
+    /// Returns the registered description of this event.
+    fn info() -> &'static EventInfo;
+}
+
+/// Whether an event is internal to one service or part of a contract between services.
+///
+/// ```
+/// use events::EventKind;
+///
+/// assert_eq!(EventKind::default(), EventKind::Domain);
+/// assert_eq!(EventKind::Integration.as_str(), "integration");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventKind {
+    /// A fact inside one bounded context; free to change with the service.
+    #[default]
+    Domain,
+    /// A fact published to other services; its schema is a contract.
+    Integration,
+}
+
+impl EventKind {
+    /// Returns the lowercase name used in `#[event(kind = "...")]`.
+    ///
+    /// ```
+    /// assert_eq!(events::EventKind::Domain.as_str(), "domain");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Domain => "domain",
+            EventKind::Integration => "integration",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The registered description of one event type: what `#[derive(Event)]` records.
+///
+/// Instances are created by the derive macro and live in static memory; get
+/// them from [`Event::info`] or the [`registry`](crate::registry).
+///
+/// ```
+/// use events::Event;
+/// use serde::{Deserialize, Serialize};
+///
+/// /// A user signed up.
+/// #[derive(Event, Serialize, Deserialize)]
+/// struct UserRegistered {
+///     /// Primary key of the new user.
+///     user_id: u64,
+///     email: String,
+/// }
+///
+/// let info = UserRegistered::info();
+/// assert_eq!(info.name(), "UserRegistered");
+/// assert_eq!(info.version(), 1);
+/// assert_eq!(info.fields()[0].name(), "user_id");
+/// assert_eq!(info.fields()[0].ty(), "u64");
+/// assert_eq!(info.fields()[0].doc(), "Primary key of the new user.");
+/// assert!(info.rust_type().ends_with("UserRegistered"));
+/// ```
+pub struct EventInfo {
+    name: &'static str,
+    version: u32,
+    kind: EventKind,
+    doc: &'static str,
+    fields: &'static [FieldInfo],
+    module_path: &'static str,
+    file: &'static str,
+    line: u32,
+    type_name: fn() -> &'static str,
+    type_id: fn() -> TypeId,
+    pub(crate) vtable: EventVtable,
+}
+
+/// Type-erased operations on one event type, filled in by the derive macro.
+#[derive(Clone, Copy)]
+pub(crate) struct EventVtable {
+    pub(crate) decode: crate::decode::DecodeFn,
+}
+
+impl EventInfo {
+    /// Returns the stable event name.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// #[event(name = "shop.order.placed")]
+    /// struct OrderPlaced;
+    /// assert_eq!(OrderPlaced::info().name(), "shop.order.placed");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Returns the payload version.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// #[event(version = 3)]
+    /// struct OrderPlaced;
+    /// assert_eq!(OrderPlaced::info().version(), 3);
+    /// ```
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// Returns whether the event is a domain or an integration event.
+    ///
+    /// ```
+    /// # use events::{Event, EventKind}; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct OrderPlaced;
+    /// assert_eq!(OrderPlaced::info().kind(), EventKind::Domain);
+    /// ```
+    pub fn kind(&self) -> EventKind {
+        self.kind
+    }
+
+    /// Returns the doc comment of the type as rustdoc renders it, with the
+    /// common indentation removed and lines joined by `\n`; empty if undocumented.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// /// First line.
+    /// ///
+    /// ///     indented
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct OrderPlaced;
+    /// assert_eq!(OrderPlaced::info().doc(), "First line.\n\n    indented");
+    /// ```
+    pub fn doc(&self) -> &'static str {
+        self.doc
+    }
+
+    /// Returns the payload fields in declaration order; empty for unit structs.
+    ///
+    /// Fields removed by `#[cfg]` are absent. Tuple struct fields are named `0`, `1`, ...
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct PaymentSucceeded(u64, String);
+    /// let names: Vec<_> = PaymentSucceeded::info().fields().iter().map(|f| f.name()).collect();
+    /// assert_eq!(names, ["0", "1"]);
+    /// ```
+    pub fn fields(&self) -> &'static [FieldInfo] {
+        self.fields
+    }
+
+    /// Returns the full Rust path of the type, as [`core::any::type_name`] spells it.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct OrderPlaced;
+    /// assert!(OrderPlaced::info().rust_type().ends_with("::OrderPlaced"));
+    /// ```
+    pub fn rust_type(&self) -> &'static str {
+        (self.type_name)()
+    }
+
+    /// Returns the module path where the type is declared.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct OrderPlaced;
+    /// assert_eq!(OrderPlaced::info().module_path(), module_path!());
+    /// ```
+    pub fn module_path(&self) -> &'static str {
+        self.module_path
+    }
+
+    /// Returns the source file of the declaration, as [`file!`] spells it.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct OrderPlaced;
+    /// assert_eq!(OrderPlaced::info().file(), file!());
+    /// ```
+    pub fn file(&self) -> &'static str {
+        self.file
+    }
+
+    /// Returns the 1-based line of the declaration's name.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct OrderPlaced;
+    /// assert_eq!(OrderPlaced::info().line(), line!() - 1);
+    /// ```
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+
+    /// Returns the [`TypeId`] of the payload type.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// use std::any::TypeId;
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct OrderPlaced;
+    /// assert_eq!(OrderPlaced::info().type_id(), TypeId::of::<OrderPlaced>());
+    /// ```
+    pub fn type_id(&self) -> TypeId {
+        (self.type_id)()
+    }
+
+    /// Returns `file:line` of the declaration, for messages.
+    pub(crate) fn location(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+}
+
+impl fmt::Debug for EventInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventInfo")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("kind", &self.kind)
+            .field("rust_type", &self.rust_type())
+            .field("file", &self.file)
+            .field("line", &self.line)
+            .field("fields", &self.fields)
+            .finish()
+    }
+}
+
+/// One payload field of an event, as declared in Rust.
+///
+/// ```
+/// # use events::Event; use serde::{Deserialize, Serialize};
+/// #[derive(Event, Serialize, Deserialize)]
+/// struct OrderPlaced {
+///     /// Line items as (sku, quantity).
+///     lines: Vec<(String, u32)>,
+/// }
+/// let field = &OrderPlaced::info().fields()[0];
+/// assert_eq!(field.name(), "lines");
+/// assert_eq!(field.ty(), "Vec<(String, u32)>");
+/// assert_eq!(field.doc(), "Line items as (sku, quantity).");
+/// ```
+#[derive(Debug)]
+pub struct FieldInfo {
+    name: &'static str,
+    ty: &'static str,
+    doc: &'static str,
+}
+
+impl FieldInfo {
+    /// Returns the field name without a raw-identifier prefix (`r#type` is `type`),
+    /// or its index for tuple structs.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Returns the field type as written in the source, with normalised spacing.
+    pub fn ty(&self) -> &'static str {
+        self.ty
+    }
+
+    /// Returns the field's doc comment; empty if undocumented.
+    pub fn doc(&self) -> &'static str {
+        self.doc
+    }
+}
+
+// Not public API. Used by generated code.
+#[doc(hidden)]
+impl EventInfo {
+    #[allow(clippy::too_many_arguments)]
+    pub const fn __new<E: Event>(
+        name: &'static str,
+        version: u32,
+        kind: EventKind,
+        doc: &'static str,
+        fields: &'static [FieldInfo],
+        module_path: &'static str,
+        file: &'static str,
+        line: u32,
+    ) -> Self {
+        EventInfo {
+            name,
+            version,
+            kind,
+            doc,
+            fields,
+            module_path,
+            file,
+            line,
+            type_name: core::any::type_name::<E>,
+            type_id: TypeId::of::<E>,
+            vtable: EventVtable {
+                decode: crate::decode::decode_typed::<E>,
+            },
+        }
+    }
+}
+
+#[doc(hidden)]
+impl FieldInfo {
+    pub const fn __new(name: &'static str, ty: &'static str, doc: &'static str) -> Self {
+        FieldInfo { name, ty, doc }
+    }
+}

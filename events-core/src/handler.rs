@@ -1,0 +1,324 @@
+//! Handler descriptions registered by `#[on(Event)]`, and what handlers may return.
+
+use core::any::{Any, TypeId};
+use core::cmp::Ordering;
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+
+use crate::envelope::Envelope;
+use crate::event::{Event, EventInfo};
+
+/// The registered description of one `#[on(Event)]` function.
+///
+/// ```
+/// # use events::{on, Event}; use serde::{Deserialize, Serialize};
+/// #[derive(Event, Serialize, Deserialize)]
+/// struct PaymentSucceeded { amount_cents: u64 }
+///
+/// #[on(PaymentSucceeded, name = "ledger.record", priority = 10)]
+/// async fn record(_: &events::Envelope<PaymentSucceeded>) {}
+///
+/// let handler = events::registry::handlers_of::<PaymentSucceeded>().next().unwrap();
+/// assert_eq!(handler.name(), "ledger.record");
+/// assert_eq!(handler.priority(), 10);
+/// assert!(handler.is_async());
+/// assert!(handler.takes_envelope());
+/// assert_eq!(handler.event().name(), "PaymentSucceeded");
+/// ```
+pub struct HandlerInfo {
+    name: &'static str,
+    function: &'static str,
+    priority: i32,
+    takes_envelope: bool,
+    file: &'static str,
+    line: u32,
+    event: fn() -> &'static EventInfo,
+    event_type_id: fn() -> TypeId,
+    pub(crate) call: HandlerFn,
+}
+
+impl HandlerInfo {
+    /// Returns the handler name: `#[on(E, name = "...")]`, or else the
+    /// function's module path and name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Returns the function's module path and name.
+    pub fn function(&self) -> &'static str {
+        self.function
+    }
+
+    /// Returns the priority; handlers with a higher priority run first.
+    pub fn priority(&self) -> i32 {
+        self.priority
+    }
+
+    /// Returns whether the function takes `&Envelope<E>` instead of `&E`.
+    pub fn takes_envelope(&self) -> bool {
+        self.takes_envelope
+    }
+
+    /// Returns whether the function is `async`.
+    pub fn is_async(&self) -> bool {
+        matches!(self.call, HandlerFn::Async(_))
+    }
+
+    /// Returns the description of the event this handler consumes.
+    pub fn event(&self) -> &'static EventInfo {
+        (self.event)()
+    }
+
+    /// Returns the [`TypeId`] of the event type this handler consumes.
+    pub fn event_type_id(&self) -> TypeId {
+        (self.event_type_id)()
+    }
+
+    /// Returns the source file of the function, as [`file!`] spells it.
+    pub fn file(&self) -> &'static str {
+        self.file
+    }
+
+    /// Returns the 1-based line of the function's name.
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+}
+
+impl fmt::Debug for HandlerInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HandlerInfo")
+            .field("name", &self.name)
+            .field("event", &self.event().name())
+            .field("priority", &self.priority)
+            .field("takes_envelope", &self.takes_envelope)
+            .field("async", &self.is_async())
+            .field("file", &self.file)
+            .field("line", &self.line)
+            .finish()
+    }
+}
+
+/// Orders two handlers of one event: higher priority first, then by name.
+pub(crate) fn run_order(a: &HandlerInfo, b: &HandlerInfo) -> Ordering {
+    b.priority
+        .cmp(&a.priority)
+        .then_with(|| a.name.cmp(b.name))
+        .then_with(|| a.function.cmp(b.function))
+}
+
+/// Why a handler did not complete.
+///
+/// ```
+/// use events::HandlerError;
+///
+/// let error = HandlerError::Failed("card declined".into());
+/// assert_eq!(error.to_string(), "card declined");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandlerError {
+    /// The handler returned `Err`; the message is the error's `Display` output.
+    #[error("{0}")]
+    Failed(String),
+    /// The handler panicked; the message is the panic payload when it is a string.
+    #[error("panicked: {0}")]
+    Panicked(String),
+    /// The handler is `async` and the event was emitted at a synchronous call
+    /// site, so it did not run.
+    #[error("not run: async handler at a synchronous call site; emit with `emit_async(..).await`")]
+    NeedsAsync,
+}
+
+/// A value an `#[on]` handler may return: `()` or `Result<(), E>` where `E: Display`.
+///
+/// Boxed errors (`Box<dyn std::error::Error + Send + Sync>`) and `anyhow::Error`
+/// implement `Display`, so they work too.
+///
+/// ```
+/// use events::HandlerReturn;
+///
+/// assert!(().into_handler_result().is_ok());
+/// let failed: Result<(), String> = Err("out of stock".into());
+/// assert_eq!(failed.into_handler_result().unwrap_err().to_string(), "out of stock");
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "an `#[on]` handler cannot return `{Self}`",
+    label = "handlers return `()` or `Result<(), E>` with `E: Display`",
+    note = "return `Result<(), E>` where `E` implements `Display`, such as `String`, `Box<dyn std::error::Error + Send + Sync>` or `anyhow::Error`"
+)]
+pub trait HandlerReturn {
+    /// Converts the returned value into the handler's outcome.
+    fn into_handler_result(self) -> Result<(), HandlerError>;
+}
+
+impl HandlerReturn for () {
+    fn into_handler_result(self) -> Result<(), HandlerError> {
+        Ok(())
+    }
+}
+
+impl<E: fmt::Display> HandlerReturn for Result<(), E> {
+    fn into_handler_result(self) -> Result<(), HandlerError> {
+        self.map_err(|error| HandlerError::Failed(error.to_string()))
+    }
+}
+
+#[doc(hidden)]
+pub type BoxFuture<'a> = Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send + 'a>>;
+
+/// The type-erased entry point of a handler.
+#[derive(Clone, Copy)]
+pub(crate) enum HandlerFn {
+    Sync(fn(Input<'_>) -> Result<(), HandlerError>),
+    Async(for<'a> fn(Input<'a>) -> BoxFuture<'a>),
+}
+
+/// What a bus hands to a handler's entry point: the bare payload `E`, or an
+/// `Envelope<E>` when any handler of the event needs the metadata.
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub enum Input<'a> {
+    Payload(&'a (dyn Any + Send + Sync)),
+    Envelope(&'a (dyn Any + Send + Sync)),
+}
+
+impl<'a> Input<'a> {
+    #[doc(hidden)]
+    pub fn payload<E: Event>(self) -> &'a E {
+        let payload = match self {
+            Input::Payload(payload) => payload.downcast_ref::<E>(),
+            Input::Envelope(envelope) => envelope
+                .downcast_ref::<Envelope<E>>()
+                .map(Envelope::payload),
+        };
+        payload.unwrap_or_else(|| wrong_input::<E>())
+    }
+
+    #[doc(hidden)]
+    pub fn envelope<E: Event>(self) -> &'a Envelope<E> {
+        match self {
+            Input::Envelope(envelope) => envelope.downcast_ref::<Envelope<E>>(),
+            Input::Payload(_) => None,
+        }
+        .unwrap_or_else(|| wrong_input::<E>())
+    }
+}
+
+#[cold]
+fn wrong_input<E: Event>() -> ! {
+    unreachable!(
+        "bus passed the wrong input to a handler of `{}`",
+        core::any::type_name::<E>()
+    )
+}
+
+/// A handler parameter that borrows the event payload: `&E`.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "an `#[on({E})]` handler cannot take `{Self}`",
+    label = "expected `&{E}` or `&Envelope<{E}>`",
+    note = "the first parameter of a handler borrows the event it handles: `event: &{E}`, or `envelope: &Envelope<{E}>` to see the metadata"
+)]
+pub trait PayloadParam<'a, E> {
+    fn cast(event: &'a E) -> Self;
+}
+
+impl<'a, E> PayloadParam<'a, E> for &'a E {
+    fn cast(event: &'a E) -> Self {
+        event
+    }
+}
+
+/// A handler parameter that borrows the whole envelope: `&Envelope<E>`.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "an `#[on({E})]` handler cannot take `{Self}`",
+    label = "expected `&Envelope<{E}>`",
+    note = "a handler that wants the metadata takes `envelope: &Envelope<{E}>`; otherwise take `event: &{E}`"
+)]
+pub trait EnvelopeParam<'a, E> {
+    fn cast(envelope: &'a Envelope<E>) -> Self;
+}
+
+impl<'a, E> EnvelopeParam<'a, E> for &'a Envelope<E> {
+    fn cast(envelope: &'a Envelope<E>) -> Self {
+        envelope
+    }
+}
+
+/// The link-time registration of one handler.
+#[doc(hidden)]
+pub struct HandlerRegistration(pub &'static HandlerInfo);
+
+inventory::collect!(HandlerRegistration);
+
+// Not public API. Used by generated code.
+#[doc(hidden)]
+impl HandlerInfo {
+    #[allow(clippy::too_many_arguments)]
+    pub const fn __sync<E: Event>(
+        name: &'static str,
+        function: &'static str,
+        priority: i32,
+        takes_envelope: bool,
+        file: &'static str,
+        line: u32,
+        call: fn(Input<'_>) -> Result<(), HandlerError>,
+    ) -> Self {
+        Self::new::<E>(
+            name,
+            function,
+            priority,
+            takes_envelope,
+            file,
+            line,
+            HandlerFn::Sync(call),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub const fn __async<E: Event>(
+        name: &'static str,
+        function: &'static str,
+        priority: i32,
+        takes_envelope: bool,
+        file: &'static str,
+        line: u32,
+        call: for<'a> fn(Input<'a>) -> BoxFuture<'a>,
+    ) -> Self {
+        Self::new::<E>(
+            name,
+            function,
+            priority,
+            takes_envelope,
+            file,
+            line,
+            HandlerFn::Async(call),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    const fn new<E: Event>(
+        name: &'static str,
+        function: &'static str,
+        priority: i32,
+        takes_envelope: bool,
+        file: &'static str,
+        line: u32,
+        call: HandlerFn,
+    ) -> Self {
+        HandlerInfo {
+            name,
+            function,
+            priority,
+            takes_envelope,
+            file,
+            line,
+            event: E::info,
+            event_type_id: TypeId::of::<E>,
+            call,
+        }
+    }
+}

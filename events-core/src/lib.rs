@@ -1,0 +1,82 @@
+//! Runtime of the `events` framework: typed application events, a registry of
+//! every event linked into the program, a bus that routes them to handlers,
+//! and envelopes that travel as CloudEvents 1.0 JSON.
+//!
+//! Applications depend on the `events` facade crate, which re-exports this
+//! crate together with the `#[derive(Event)]` and `#[on]` macros. Depending on
+//! `events-core` and `events-macros` directly works too.
+//!
+//! ```
+//! use events::{on, registry, Bus, Envelope, Event};
+//! use serde::{Deserialize, Serialize};
+//!
+//! /// A customer placed an order.
+//! #[derive(Event, Serialize, Deserialize)]
+//! #[event(name = "OrderPlaced", version = 1, kind = "integration")]
+//! struct OrderPlaced {
+//!     order_id: u64,
+//! }
+//!
+//! #[on(OrderPlaced)]
+//! fn reserve_stock(order: &OrderPlaced) {
+//!     assert_eq!(order.order_id, 42);
+//! }
+//!
+//! let info = registry::find("OrderPlaced", 1).unwrap();
+//! assert_eq!(info.doc(), "A customer placed an order.");
+//!
+//! let bus = Bus::new();
+//! assert!(bus.emit(OrderPlaced { order_id: 42 }).is_ok());
+//!
+//! let json = serde_json::to_vec(&Envelope::new(OrderPlaced { order_id: 42 })).unwrap();
+//! let decoded = events::decode(&json).unwrap();
+//! assert!(bus.dispatch(&decoded).is_ok());
+//! ```
+
+#![deny(missing_docs)]
+
+extern crate self as events_core;
+
+mod bus;
+pub mod cloudevents;
+mod decode;
+pub mod envelope;
+mod event;
+mod handler;
+pub mod registry;
+
+pub use bus::{BuildError, Bus, BusBuilder, HandlerFailure, Rejection, Report, DEFAULT_MAX_DEPTH};
+pub use decode::{
+    decode, decode_batch, DecodeError, DecodeErrorKind, Decoder, DynEnvelope,
+    DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_SIZE,
+};
+pub use envelope::{Envelope, EventId, ExtensionValue, Metadata};
+pub use event::{Event, EventInfo, EventKind, FieldInfo};
+pub use handler::{HandlerError, HandlerInfo, HandlerReturn};
+
+// Not public API. Used by generated code.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::handler::{BoxFuture, EnvelopeParam, HandlerRegistration, Input, PayloadParam};
+    pub use core::any::type_name;
+    pub use inventory;
+
+    use crate::event::EventInfo;
+    use crate::handler::{HandlerError, HandlerReturn};
+
+    /// The link-time registration of one event type.
+    pub struct EventRegistration(pub &'static EventInfo);
+
+    inventory::collect!(EventRegistration);
+
+    pub fn into_result<R: HandlerReturn>(returned: R) -> Result<(), HandlerError> {
+        returned.into_handler_result()
+    }
+
+    pub fn boxed<'a, F>(future: F) -> BoxFuture<'a>
+    where
+        F: core::future::Future<Output = Result<(), HandlerError>> + Send + 'a,
+    {
+        Box::pin(future)
+    }
+}

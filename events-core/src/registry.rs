@@ -1,0 +1,364 @@
+//! Every event and handler linked into the program, collected at link time.
+//!
+//! `#[derive(Event)]` and `#[on(...)]` submit their descriptions through the
+//! [`inventory`](https://docs.rs/inventory) crate; this module sorts them into a
+//! registry built once, on first use. Listings are ordered by name and then
+//! version, never by link order, so output is the same on every build.
+//!
+//! ```
+//! use events::{registry, Event};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Event, Serialize, Deserialize)]
+//! #[event(name = "ProductCreated", version = 2)]
+//! struct ProductCreated { sku: String }
+//!
+//! let info = registry::find("ProductCreated", 2).unwrap();
+//! assert_eq!(info.rust_type(), std::any::type_name::<ProductCreated>());
+//! assert_eq!(registry::latest("ProductCreated").unwrap().version(), 2);
+//! assert!(registry::all().iter().any(|e| e.name() == "ProductCreated"));
+//! registry::validate().unwrap();
+//! ```
+
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::OnceLock;
+
+use crate::event::{Event, EventInfo};
+use crate::handler::{HandlerInfo, HandlerRegistration};
+
+/// A lookup table over a set of event descriptions.
+///
+/// The program-wide registry behind [`all`], [`find`] and friends is one of
+/// these. Building one from a chosen set is useful in tests and benchmarks.
+///
+/// ```
+/// use events::registry::Registry;
+///
+/// let registry = Registry::new(events::registry::all().iter().copied()).unwrap();
+/// assert_eq!(registry.all().len(), events::registry::all().len());
+/// ```
+pub struct Registry {
+    sorted: Vec<&'static EventInfo>,
+    /// For each name, the range of its versions in `sorted`.
+    by_name: HashMap<&'static str, (usize, usize)>,
+    by_type: HashMap<TypeId, &'static EventInfo>,
+}
+
+impl Registry {
+    /// Builds a registry, rejecting two descriptions with the same name and version.
+    ///
+    /// ```
+    /// use events::registry::Registry;
+    ///
+    /// let empty = Registry::new([]).unwrap();
+    /// assert!(empty.find("OrderPlaced", 1).is_none());
+    /// ```
+    pub fn new(
+        infos: impl IntoIterator<Item = &'static EventInfo>,
+    ) -> Result<Registry, RegistryError> {
+        let mut sorted: Vec<&'static EventInfo> = infos.into_iter().collect();
+        sorted.sort_by(|a, b| {
+            (a.name(), a.version(), a.rust_type()).cmp(&(b.name(), b.version(), b.rust_type()))
+        });
+
+        let duplicates: Vec<Duplicate> = sorted
+            .windows(2)
+            .filter(|pair| {
+                pair[0].name() == pair[1].name() && pair[0].version() == pair[1].version()
+            })
+            .map(|pair| Duplicate {
+                first: pair[0],
+                second: pair[1],
+            })
+            .collect();
+        if !duplicates.is_empty() {
+            return Err(RegistryError { duplicates });
+        }
+
+        let mut by_name = HashMap::with_capacity(sorted.len());
+        let mut start = 0;
+        for end in 1..=sorted.len() {
+            if end == sorted.len() || sorted[end].name() != sorted[start].name() {
+                by_name.insert(sorted[start].name(), (start, end));
+                start = end;
+            }
+        }
+        let by_type = sorted.iter().map(|info| (info.type_id(), *info)).collect();
+
+        Ok(Registry {
+            sorted,
+            by_name,
+            by_type,
+        })
+    }
+
+    /// Returns every event, ordered by name and then version.
+    pub fn all(&self) -> &[&'static EventInfo] {
+        &self.sorted
+    }
+
+    /// Returns the event with this name and version.
+    pub fn find(&self, name: &str, version: u32) -> Option<&'static EventInfo> {
+        self.versions(name)
+            .iter()
+            .find(|info| info.version() == version)
+            .copied()
+    }
+
+    /// Returns the highest version registered under this name.
+    pub fn latest(&self, name: &str) -> Option<&'static EventInfo> {
+        self.versions(name).last().copied()
+    }
+
+    /// Returns every version registered under this name, lowest first.
+    pub fn versions(&self, name: &str) -> &[&'static EventInfo] {
+        match self.by_name.get(name) {
+            Some(&(start, end)) => &self.sorted[start..end],
+            None => &[],
+        }
+    }
+
+    /// Returns the description registered for the Rust type `E`.
+    pub fn of<E: Event>(&self) -> Option<&'static EventInfo> {
+        self.by_type.get(&TypeId::of::<E>()).copied()
+    }
+
+    /// Returns the description registered for this [`TypeId`].
+    pub fn by_type_id(&self, type_id: TypeId) -> Option<&'static EventInfo> {
+        self.by_type.get(&type_id).copied()
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.sorted.iter().map(|info| (info.name(), info.version())))
+            .finish()
+    }
+}
+
+/// Two or more event types registered under the same name and version.
+///
+/// ```
+/// // A program whose events are all distinct validates cleanly.
+/// assert!(events::registry::validate().is_ok());
+/// ```
+#[derive(Clone, Debug)]
+pub struct RegistryError {
+    duplicates: Vec<Duplicate>,
+}
+
+impl RegistryError {
+    /// Returns each clashing pair, ordered by name and version.
+    pub fn duplicates(&self) -> &[Duplicate] {
+        &self.duplicates
+    }
+}
+
+impl fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "duplicate event registrations:")?;
+        for duplicate in &self.duplicates {
+            write!(f, "\n  - {duplicate}")?;
+        }
+        write!(
+            f,
+            "\nfix: give one of each pair another `#[event(name = \"...\")]` or `version`"
+        )
+    }
+}
+
+impl std::error::Error for RegistryError {}
+
+/// One pair of event types that share a name and version.
+#[derive(Clone, Copy, Debug)]
+pub struct Duplicate {
+    first: &'static EventInfo,
+    second: &'static EventInfo,
+}
+
+impl Duplicate {
+    /// Returns both descriptions, ordered by Rust type path.
+    pub fn infos(&self) -> (&'static EventInfo, &'static EventInfo) {
+        (self.first, self.second)
+    }
+}
+
+impl fmt::Display for Duplicate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "event `{}` version {} is registered by both `{}` ({}) and `{}` ({})",
+            self.first.name(),
+            self.first.version(),
+            self.first.rust_type(),
+            self.first.location(),
+            self.second.rust_type(),
+            self.second.location(),
+        )
+    }
+}
+
+static GLOBAL: OnceLock<Result<Registry, RegistryError>> = OnceLock::new();
+
+fn build_global() -> Result<Registry, RegistryError> {
+    let infos = inventory::iter::<crate::__private::EventRegistration>
+        .into_iter()
+        .map(|registration| registration.0);
+    Registry::new(infos)
+}
+
+/// Returns the program-wide registry, building it on first use.
+///
+/// # Panics
+///
+/// Panics with the message of [`validate`] if two event types share a name and
+/// version. Call [`validate`] at startup to handle that as an error instead.
+///
+/// ```
+/// let registry = events::registry::global();
+/// assert_eq!(registry.all().len(), events::registry::all().len());
+/// ```
+pub fn global() -> &'static Registry {
+    match GLOBAL.get_or_init(build_global) {
+        Ok(registry) => registry,
+        Err(error) => panic!("{error}"),
+    }
+}
+
+/// Checks that no two event types share a name and version.
+///
+/// ```
+/// events::registry::validate().expect("event names are unique");
+/// ```
+pub fn validate() -> Result<(), RegistryError> {
+    match GLOBAL.get_or_init(build_global) {
+        Ok(_) => Ok(()),
+        Err(error) => Err(error.clone()),
+    }
+}
+
+/// Returns every registered event, ordered by name and then version.
+///
+/// # Panics
+///
+/// Panics if two event types share a name and version (see [`validate`]).
+///
+/// ```
+/// for info in events::registry::all() {
+///     println!("{} v{} ({})", info.name(), info.version(), info.kind());
+/// }
+/// ```
+pub fn all() -> &'static [&'static EventInfo] {
+    global().all()
+}
+
+/// Returns the registered event with this name and version.
+///
+/// # Panics
+///
+/// Panics if two event types share a name and version (see [`validate`]).
+///
+/// ```
+/// assert!(events::registry::find("NoSuchEvent", 1).is_none());
+/// ```
+pub fn find(name: &str, version: u32) -> Option<&'static EventInfo> {
+    global().find(name, version)
+}
+
+/// Returns the highest registered version of the event with this name.
+///
+/// # Panics
+///
+/// Panics if two event types share a name and version (see [`validate`]).
+///
+/// ```
+/// assert!(events::registry::latest("NoSuchEvent").is_none());
+/// ```
+pub fn latest(name: &str) -> Option<&'static EventInfo> {
+    global().latest(name)
+}
+
+/// Returns every registered version of the event with this name, lowest first.
+///
+/// # Panics
+///
+/// Panics if two event types share a name and version (see [`validate`]).
+///
+/// ```
+/// assert!(events::registry::versions("NoSuchEvent").is_empty());
+/// ```
+pub fn versions(name: &str) -> &'static [&'static EventInfo] {
+    global().versions(name)
+}
+
+/// Returns the registered description of the event type `E`.
+///
+/// # Panics
+///
+/// Panics if two event types share a name and version (see [`validate`]).
+///
+/// ```
+/// # use events::Event; use serde::{Deserialize, Serialize};
+/// #[derive(Event, Serialize, Deserialize)]
+/// struct CourseCompleted { course_id: u32 }
+///
+/// let info = events::registry::of::<CourseCompleted>().unwrap();
+/// assert_eq!(info.name(), "CourseCompleted");
+/// ```
+pub fn of<E: Event>() -> Option<&'static EventInfo> {
+    global().of::<E>()
+}
+
+/// Returns every registered handler, ordered by event name, event version and
+/// then run order (priority, highest first, then handler name).
+///
+/// ```
+/// for handler in events::registry::handlers() {
+///     println!("{} handles {}", handler.name(), handler.event().name());
+/// }
+/// ```
+pub fn handlers() -> &'static [&'static HandlerInfo] {
+    static HANDLERS: OnceLock<Vec<&'static HandlerInfo>> = OnceLock::new();
+    HANDLERS.get_or_init(|| {
+        let mut handlers: Vec<&'static HandlerInfo> = inventory::iter::<HandlerRegistration>
+            .into_iter()
+            .map(|registration| registration.0)
+            .collect();
+        handlers.sort_by(|a, b| {
+            let a_event = a.event();
+            let b_event = b.event();
+            (a_event.name(), a_event.version())
+                .cmp(&(b_event.name(), b_event.version()))
+                .then_with(|| crate::handler::run_order(a, b))
+        });
+        handlers
+    })
+}
+
+/// Returns the handlers of the event type `E` in the order a bus runs them.
+///
+/// ```
+/// # use events::{on, Event}; use serde::{Deserialize, Serialize};
+/// #[derive(Event, Serialize, Deserialize)]
+/// struct NotificationSent { channel: String }
+///
+/// #[on(NotificationSent, priority = 5)]
+/// fn audit(_: &NotificationSent) {}
+///
+/// #[on(NotificationSent)]
+/// fn count(_: &NotificationSent) {}
+///
+/// let names: Vec<_> = events::registry::handlers_of::<NotificationSent>()
+///     .map(|h| h.name().rsplit("::").next().unwrap())
+///     .collect();
+/// assert_eq!(names, ["audit", "count"]);
+/// ```
+pub fn handlers_of<E: Event>() -> impl Iterator<Item = &'static HandlerInfo> {
+    handlers()
+        .iter()
+        .copied()
+        .filter(|handler| handler.event_type_id() == TypeId::of::<E>())
+}

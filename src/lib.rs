@@ -1,0 +1,107 @@
+//! Typed application events for Rust services.
+//!
+//! - `#[derive(Event)]` gives a payload struct a stable name, a version and a
+//!   kind, and registers its description (doc comment, fields, source location).
+//! - [`registry`] lists every event linked into the program and looks events
+//!   up by name and version.
+//! - `#[on(Event)]` registers a function as a handler; a [`Bus`] routes each
+//!   emitted event to the handlers of its type, synchronous or `async`.
+//! - [`Envelope`] carries the payload with its id, time, source, correlation
+//!   and causation ids, and serialises as CloudEvents 1.0 JSON; [`decode`]
+//!   reads such JSON back for any registered event.
+//!
+//! ```
+//! use events::{on, registry, Bus, Envelope, Event};
+//! use serde::{Deserialize, Serialize};
+//!
+//! /// A customer placed an order.
+//! #[derive(Event, Serialize, Deserialize)]
+//! #[event(name = "OrderPlaced", version = 1, kind = "integration")]
+//! struct OrderPlaced {
+//!     order_id: u64,
+//!     total_cents: u64,
+//! }
+//!
+//! #[on(OrderPlaced)]
+//! fn reserve_stock(order: &OrderPlaced) -> Result<(), String> {
+//!     if order.total_cents == 0 {
+//!         return Err(format!("order {} is empty", order.order_id));
+//!     }
+//!     Ok(())
+//! }
+//!
+//! let info = registry::find("OrderPlaced", 1).unwrap();
+//! assert_eq!(info.doc(), "A customer placed an order.");
+//!
+//! let bus = Bus::new();
+//! let report = bus.emit(OrderPlaced { order_id: 7, total_cents: 1_250 });
+//! assert!(report.is_ok());
+//!
+//! let json = serde_json::to_vec(&Envelope::new(OrderPlaced { order_id: 8, total_cents: 0 })).unwrap();
+//! let decoded = events::decode(&json).unwrap();
+//! let report = bus.dispatch(&decoded);
+//! assert_eq!(report.failures()[0].error().to_string(), "order 8 is empty");
+//! ```
+//!
+//! # `#[derive(Event)]`
+//!
+//! Options, all optional, in `#[event(...)]`:
+//!
+//! | option | default | meaning |
+//! |---|---|---|
+//! | `name = "..."` | the type's name (`r#type` gives `type`) | the stable name, written to the CloudEvents `type` attribute |
+//! | `version = N` | `1` | the payload version, from 1 |
+//! | `kind = "domain" \| "integration"` | `"domain"` | whether other services consume the event |
+//! | `crate = "path"` | `::events`, or `::events_core` | where generated code finds the runtime |
+//!
+//! Event names contain ASCII letters, digits and `.` `_` `-` `:` `/`, start
+//! with a letter and are at most 256 characters long; other names are
+//! rejected at compile time.
+//!
+//! Named, tuple and unit structs work, also inside function bodies and from
+//! `macro_rules!`. Fields under `#[cfg]` are listed only when compiled in.
+//! Generic types, enums and unions are rejected with a compile error: the
+//! registry needs one concrete type per name and version, so wrap a generic
+//! or enum payload in a concrete struct.
+//!
+//! The payload is serialised by serde: derive `Serialize` and `Deserialize`
+//! next to `Event`.
+//!
+//! # `#[on(Event)]`
+//!
+//! A handler is a free function, sync or `async`, taking `&E` or
+//! `&Envelope<E>` and returning `()` or `Result<(), E>` with `E: Display`
+//! (which covers boxed errors and `anyhow::Error`).
+//!
+//! | option | default | meaning |
+//! |---|---|---|
+//! | `name = "..."` | the function's module path and name | the name in reports and logs |
+//! | `priority = N` | `0` | handlers with a higher priority run first; ties run by name |
+//! | `crate = "path"` | as for `#[derive(Event)]` | where generated code finds the runtime |
+//!
+//! Mistakes are compile errors on the offending token:
+//!
+//! ```compile_fail
+//! use events::{on, Event};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Event, Serialize, Deserialize)]
+//! struct OrderPlaced;
+//!
+//! #[on(OrderPlaced)]
+//! fn wrong(order: OrderPlaced) {} // must borrow: `&OrderPlaced`
+//! ```
+//!
+//! # Using the runtime and macro crates directly
+//!
+//! A crate that depends on `events-core` and `events-macros` instead of this
+//! facade gets code that refers to `::events_core`. Where the runtime is
+//! reachable under yet another path, say so with `crate = "..."` in
+//! `#[event]` and `#[on]`.
+
+#![deny(missing_docs)]
+
+extern crate self as events;
+
+pub use events_core::*;
+pub use events_macros::{on, Event};
