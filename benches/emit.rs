@@ -1,1 +1,264 @@
-fn main() {}
+//! Costs of emitting, decoding and looking up events.
+//!
+//! Run with `cargo bench --bench emit`. BENCHMARKS.md records the results
+//! and the machine they were measured on.
+//!
+//! - `emit`: one event to one synchronous handler, called directly, through
+//!   the bus (handler taking `&E` or `&Envelope<E>`), through a hand-written
+//!   `TypeId` map of boxed closures, and through a `tokio::sync::broadcast`
+//!   channel. Every variant builds the event the same way and its handler
+//!   does the same work: it adds the amount to an atomic counter.
+//! - `decode`: typed `serde_json` deserialisation of a CloudEvents event
+//!   against `events::decode` plus `Bus::dispatch` of the same bytes.
+//! - `registry`: `Registry::find` and `Registry::latest` on registries of 10
+//!   and 10,000 events.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use events::registry::Registry;
+use events::{on, Bus, Envelope, Event, EventInfo, EventKind};
+use serde::{Deserialize, Serialize};
+
+/// A payment was captured. Its only bus handler takes the bare payload.
+#[derive(Event, Serialize, Deserialize, Clone, Debug)]
+#[event(name = "bench.PaymentCaptured")]
+struct PaymentCaptured {
+    order_id: u64,
+    amount_cents: u64,
+}
+
+/// A payment was settled. Its only bus handler takes the envelope.
+#[derive(Event, Serialize, Deserialize)]
+#[event(name = "bench.PaymentSettled")]
+struct PaymentSettled {
+    order_id: u64,
+    amount_cents: u64,
+}
+
+/// The sum of every amount a handler has seen; the work each variant does.
+static TOTAL_CENTS: AtomicU64 = AtomicU64::new(0);
+
+fn record_amount(amount_cents: u64) {
+    TOTAL_CENTS.fetch_add(amount_cents, Ordering::Relaxed);
+}
+
+#[on(PaymentCaptured)]
+fn add_captured(payment: &PaymentCaptured) {
+    record_amount(payment.amount_cents);
+}
+
+#[on(PaymentSettled)]
+fn add_settled(payment: &Envelope<PaymentSettled>) {
+    record_amount(payment.amount_cents);
+}
+
+fn captured() -> PaymentCaptured {
+    PaymentCaptured {
+        order_id: black_box(48_213),
+        amount_cents: black_box(12_970),
+    }
+}
+
+fn settled() -> PaymentSettled {
+    PaymentSettled {
+        order_id: black_box(48_213),
+        amount_cents: black_box(12_970),
+    }
+}
+
+type BoxedHandler = Box<dyn Fn(&dyn Any)>;
+
+/// The baseline a framework has to beat: a map from `TypeId` to boxed
+/// closures, each downcasting the event back to its type.
+#[derive(Default)]
+struct HandWrittenBus {
+    routes: HashMap<TypeId, Vec<BoxedHandler>>,
+}
+
+impl HandWrittenBus {
+    fn subscribe<E: 'static>(&mut self, handler: fn(&E)) {
+        let boxed: BoxedHandler = Box::new(move |event: &dyn Any| {
+            if let Some(event) = event.downcast_ref::<E>() {
+                handler(event);
+            }
+        });
+        self.routes
+            .entry(TypeId::of::<E>())
+            .or_default()
+            .push(boxed);
+    }
+
+    fn emit<E: 'static>(&self, event: E) {
+        if let Some(handlers) = self.routes.get(&TypeId::of::<E>()) {
+            for handler in handlers {
+                handler(&event);
+            }
+        }
+    }
+}
+
+fn bench_emit(c: &mut Criterion) {
+    let bus = Bus::new();
+    assert_eq!(bus.handlers_of::<PaymentCaptured>().len(), 1);
+    assert_eq!(bus.handlers_of::<PaymentSettled>().len(), 1);
+    assert!(bus.emit(captured()).is_ok());
+    assert!(bus.emit(settled()).is_ok());
+
+    let mut hand_written = HandWrittenBus::default();
+    hand_written.subscribe(add_captured);
+
+    let (sender, mut receiver) = tokio::sync::broadcast::channel::<PaymentCaptured>(16);
+
+    let mut group = c.benchmark_group("emit");
+    group.bench_function("direct_call", |b| {
+        b.iter(|| {
+            let event = captured();
+            add_captured(black_box(&event));
+        })
+    });
+    group.bench_function("bus_payload_handler", |b| b.iter(|| bus.emit(captured())));
+    group.bench_function("bus_envelope_handler", |b| b.iter(|| bus.emit(settled())));
+    group.bench_function("hand_written_bus", |b| {
+        b.iter(|| hand_written.emit(captured()))
+    });
+    group.bench_function("tokio_broadcast", |b| {
+        b.iter(|| {
+            sender.send(captured()).expect("the receiver is alive");
+            let event = receiver.try_recv().expect("one event was sent");
+            add_captured(&event);
+        })
+    });
+    group.finish();
+}
+
+/// A customer placed an order: the payload of the decode benchmarks.
+#[derive(Event, Serialize, Deserialize)]
+#[event(name = "bench.OrderPlaced", kind = "integration")]
+struct OrderPlaced {
+    order_id: u64,
+    customer_id: String,
+    currency: String,
+    total_cents: u64,
+    lines: Vec<OrderLine>,
+    shipping_country: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct OrderLine {
+    sku: String,
+    quantity: u32,
+    unit_price_cents: u64,
+}
+
+#[on(OrderPlaced)]
+fn ignore_order(_: &OrderPlaced) {}
+
+/// A structured CloudEvents 1.0 event as a broker would deliver it.
+const ORDER_PLACED_JSON: &str = r#"{"specversion":"1.0","id":"0190f3b2-7c4e-7a51-9d1e-5b2c8f0a4e17","source":"https://shop.example/orders","type":"bench.OrderPlaced","subject":"order-48213","time":"2025-03-14T09:26:53.589Z","dataversion":1,"correlationid":"0190f3b2-7c4e-7a51-9d1e-5b2c8f0a4e00","data":{"order_id":48213,"customer_id":"cus_8Hq2LmZx","currency":"EUR","total_cents":12970,"lines":[{"sku":"TSHIRT-BLK-M","quantity":2,"unit_price_cents":2490},{"sku":"HOODIE-GRY-L","quantity":1,"unit_price_cents":5990},{"sku":"SOCKS-WHT-42","quantity":4,"unit_price_cents":500}],"shipping_country":"DE"}}"#;
+
+fn bench_decode(c: &mut Criterion) {
+    let bytes = ORDER_PLACED_JSON.as_bytes();
+    let bus = Bus::new();
+
+    let typed: Envelope<OrderPlaced> =
+        serde_json::from_slice(bytes).expect("the benchmark event is valid CloudEvents JSON");
+    assert_eq!(typed.lines.len(), 3);
+    let decoded = events::decode(bytes).expect("the benchmark event decodes");
+    assert_eq!(bus.dispatch(&decoded).handlers_run(), 1);
+
+    let mut group = c.benchmark_group("decode");
+    group.bench_function(format!("serde_json_typed/{}_bytes", bytes.len()), |b| {
+        b.iter(|| serde_json::from_slice::<Envelope<OrderPlaced>>(black_box(bytes)).unwrap())
+    });
+    group.bench_function(format!("decode_and_dispatch/{}_bytes", bytes.len()), |b| {
+        b.iter(|| {
+            let envelope = events::decode(black_box(bytes)).unwrap();
+            bus.dispatch(&envelope)
+        })
+    });
+    group.finish();
+}
+
+/// The Rust type behind every synthetic registry entry. Its own registration
+/// in the program-wide registry plays no part in the benchmark.
+#[derive(Event, Serialize, Deserialize)]
+#[event(name = "bench.SyntheticEvent")]
+struct SyntheticEvent;
+
+const SYNTHETIC_VERSIONS: u32 = 2;
+
+/// The name looked up in every synthetic registry; present in all of them.
+const LOOKUP_NAME: &str = "bench.synthetic.Event00003";
+
+/// Builds a registry of `event_count` events: names `bench.synthetic.EventNNNNN`,
+/// each with versions 1 and 2.
+///
+/// The program links only a handful of events, so the 10,000-event case needs
+/// a synthetic registry. It exercises the same lookup code as the global one,
+/// because `registry::find` and `registry::latest` call `Registry::find` and
+/// `Registry::latest` on the program-wide `Registry`.
+fn synthetic_registry(event_count: usize) -> Registry {
+    let name_count = event_count / SYNTHETIC_VERSIONS as usize;
+    let mut infos: Vec<&'static EventInfo> = Vec::with_capacity(event_count);
+    for index in 0..name_count {
+        let name: &'static str =
+            Box::leak(format!("bench.synthetic.Event{index:05}").into_boxed_str());
+        for version in 1..=SYNTHETIC_VERSIONS {
+            let info = EventInfo::__new::<SyntheticEvent>(
+                name,
+                version,
+                EventKind::Domain,
+                "",
+                &[],
+                module_path!(),
+                file!(),
+                line!(),
+            );
+            infos.push(Box::leak(Box::new(info)));
+        }
+    }
+    Registry::new(infos).expect("synthetic event names are unique")
+}
+
+fn bench_registry(c: &mut Criterion) {
+    let mut group = c.benchmark_group("registry");
+    for event_count in [10, 10_000] {
+        let registry = synthetic_registry(event_count);
+        assert_eq!(registry.all().len(), event_count);
+        let found = registry.find(LOOKUP_NAME, 1).expect("the name is present");
+        assert_eq!(found.version(), 1);
+        let latest = registry.latest(LOOKUP_NAME).expect("the name is present");
+        assert_eq!(latest.version(), SYNTHETIC_VERSIONS);
+
+        group.bench_with_input(
+            BenchmarkId::new("find", event_count),
+            &registry,
+            |b, registry| b.iter(|| registry.find(black_box(LOOKUP_NAME), black_box(1))),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("latest", event_count),
+            &registry,
+            |b, registry| b.iter(|| registry.latest(black_box(LOOKUP_NAME))),
+        );
+    }
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(50)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = bench_emit, bench_decode, bench_registry
+}
+criterion_main!(benches);

@@ -54,8 +54,8 @@
 //! | `kind = "domain" \| "integration"` | `"domain"` | whether other services consume the event |
 //! | `crate = "path"` | `::events`, or `::events_core` | where generated code finds the runtime |
 //!
-//! Event names contain ASCII letters, digits and `.` `_` `-` `:` `/`, start
-//! with a letter and are at most 256 characters long; other names are
+//! Event names contain ASCII letters, digits and `.` `_` `-` `:` `/`. They
+//! start with a letter and are at most 256 characters long. Other names are
 //! rejected at compile time.
 //!
 //! Named, tuple and unit structs work, also inside function bodies and from
@@ -104,4 +104,37 @@
 extern crate self as events;
 
 pub use events_core::*;
+/// The macros of the framework: `#[derive(Event)]` implements the
+/// [`Event`](trait@Event) trait for a payload struct and registers its
+/// description, and `#[on(E)]` registers a function as a handler of `E`. The
+/// [crate documentation](crate) lists the options of both.
+///
+/// ```
+/// use events::{on, registry, Bus, Event};
+/// use serde::{Deserialize, Serialize};
+///
+/// /// A customer cancelled an order.
+/// #[derive(Event, Serialize, Deserialize)]
+/// #[event(name = "shop.order.cancelled", version = 2, kind = "integration")]
+/// struct OrderCancelled {
+///     order_id: u64,
+/// }
+///
+/// #[on(OrderCancelled, name = "refund", priority = 10)]
+/// fn refund(order: &OrderCancelled) -> Result<(), String> {
+///     if order.order_id == 0 {
+///         return Err("order id 0 is invalid".into());
+///     }
+///     Ok(())
+/// }
+///
+/// let info = registry::find("shop.order.cancelled", 2).unwrap();
+/// assert_eq!(info.doc(), "A customer cancelled an order.");
+/// assert_eq!(info.kind(), events::EventKind::Integration);
+///
+/// let handler = registry::handlers_of::<OrderCancelled>().next().unwrap();
+/// assert_eq!(handler.name(), "refund");
+/// assert_eq!(handler.priority(), 10);
+/// assert!(Bus::new().emit(OrderCancelled { order_id: 7 }).is_ok());
+/// ```
 pub use events_macros::{on, Event};

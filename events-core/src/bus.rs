@@ -12,17 +12,24 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::decode::DynEnvelope;
-use crate::envelope::{Envelope, EventId, Metadata, DEFAULT_SOURCE};
+use crate::envelope::{self, Envelope, EventId, Metadata};
 use crate::event::Event;
 use crate::handler::{HandlerError, HandlerFn, HandlerInfo, Input};
 use crate::registry::{self, RegistryError};
 
-/// How deep a chain of events emitted from handlers may nest by default.
+/// The default maximum nesting depth of events emitted from handlers.
 ///
 /// An event emitted at the top level has depth 0, and an event emitted by one
 /// of its handlers has depth 1. Chains in real services are a handful of
 /// steps long, so a deeper chain almost always means two events that emit
 /// each other.
+///
+/// ```
+/// use events::{Bus, DEFAULT_MAX_DEPTH};
+///
+/// assert_eq!(DEFAULT_MAX_DEPTH, 32);
+/// assert!(Bus::builder().max_depth(DEFAULT_MAX_DEPTH * 2).build().is_ok());
+/// ```
 pub const DEFAULT_MAX_DEPTH: u32 = 32;
 
 /// Routes events to the `#[on(...)]` handlers of their type.
@@ -133,14 +140,48 @@ impl BusBuilder {
     /// Sets the `source` attribute of envelopes the bus creates, a
     /// URI-reference naming this producer. Defaults to
     /// [`DEFAULT_SOURCE`](crate::envelope::DEFAULT_SOURCE).
+    ///
+    /// ```
+    /// # use events::{Bus, Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// #[events::on(OrderPlaced)]
+    /// fn check_source(order: &Envelope<OrderPlaced>) {
+    ///     assert_eq!(order.source(), "https://shop.example/orders");
+    /// }
+    ///
+    /// let bus = Bus::builder().source("https://shop.example/orders").build().unwrap();
+    /// assert!(bus.emit(OrderPlaced { order_id: 7 }).is_ok());
+    /// ```
     pub fn source(mut self, source: impl AsRef<str>) -> Self {
         self.source = Arc::from(source.as_ref());
         self
     }
 
     /// Sets how deep events emitted from handlers may nest (see
-    /// [`DEFAULT_MAX_DEPTH`]). An emit beyond it runs no handler and its
-    /// report says [`rejected`](Report::rejected).
+    /// [`DEFAULT_MAX_DEPTH`]). An emit beyond it runs no handler, and its
+    /// report marks it as [`rejected`](Report::rejected).
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::sync::OnceLock;
+    ///
+    /// # #[derive(Event, Serialize, Deserialize)] struct PriceChanged;
+    /// static BUS: OnceLock<Bus> = OnceLock::new();
+    /// static RUNS: AtomicU32 = AtomicU32::new(0);
+    ///
+    /// // Re-emits its own event, so only the depth limit ends the chain.
+    /// #[on(PriceChanged)]
+    /// fn reprice(_: &PriceChanged) {
+    ///     RUNS.fetch_add(1, Ordering::Relaxed);
+    ///     BUS.get().unwrap().emit(PriceChanged);
+    /// }
+    ///
+    /// let bus = BUS.get_or_init(|| Bus::builder().max_depth(2).build().unwrap());
+    /// bus.emit(PriceChanged);
+    /// // The handler runs at depths 0, 1 and 2; the emit at depth 3 is rejected.
+    /// assert_eq!(RUNS.load(Ordering::Relaxed), 3);
+    /// ```
     pub fn max_depth(mut self, depth: u32) -> Self {
         self.max_depth = depth;
         self
@@ -151,6 +192,22 @@ impl BusBuilder {
     /// # Errors
     ///
     /// Returns the registry's error if two event types share a name and version.
+    ///
+    /// ```
+    /// use events::{Bus, BuildError, Event};
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// #[event(name = "OrderPlaced")]
+    /// struct LegacyOrderPlaced;
+    ///
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// #[event(name = "OrderPlaced")]
+    /// struct OrderPlaced;
+    ///
+    /// let error = Bus::builder().build().unwrap_err();
+    /// assert!(matches!(error, BuildError::Registry(_)));
+    /// ```
     pub fn build(self) -> Result<Bus, BuildError> {
         registry::validate().map_err(BuildError::Registry)?;
 
@@ -184,7 +241,15 @@ impl BusBuilder {
     }
 }
 
-/// Why a [`Bus`] could not be built.
+/// The reason a [`Bus`] could not be built.
+///
+/// ```
+/// # use events::{Bus, BuildError, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced")] struct LegacyOrderPlaced;
+/// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced")] struct OrderPlaced;
+/// let BuildError::Registry(error) = Bus::builder().build().unwrap_err() else { unreachable!() };
+/// assert_eq!(error.duplicates()[0].infos().0.name(), "OrderPlaced");
+/// ```
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
@@ -206,6 +271,11 @@ impl Bus {
     ///
     /// Panics if two event types share a name and version. Use
     /// [`Bus::builder`] to get that as an error.
+    ///
+    /// ```
+    /// let bus = events::Bus::new();
+    /// assert_eq!(bus.source(), events::envelope::DEFAULT_SOURCE);
+    /// ```
     pub fn new() -> Bus {
         match Bus::builder().build() {
             Ok(bus) => bus,
@@ -214,14 +284,28 @@ impl Bus {
     }
 
     /// Starts configuring a bus.
+    ///
+    /// ```
+    /// let bus = events::Bus::builder()
+    ///     .source("https://shop.example/orders")
+    ///     .max_depth(8)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(bus.source(), "https://shop.example/orders");
+    /// ```
     pub fn builder() -> BusBuilder {
         BusBuilder {
-            source: Arc::from(DEFAULT_SOURCE),
+            source: envelope::default_source(),
             max_depth: DEFAULT_MAX_DEPTH,
         }
     }
 
     /// Returns the `source` attribute of envelopes this bus creates.
+    ///
+    /// ```
+    /// let bus = events::Bus::builder().source("urn:shop:orders").build().unwrap();
+    /// assert_eq!(bus.source(), "urn:shop:orders");
+    /// ```
     pub fn source(&self) -> &str {
         &self.inner.source
     }
@@ -303,7 +387,7 @@ impl Bus {
         let Some(route) = self.route(TypeId::of::<E>()) else {
             return Report::new(E::NAME);
         };
-        let envelope = link_to_parent(envelope);
+        let envelope = self.adopt(envelope);
         self.run_envelope_sync(route, &envelope)
     }
 
@@ -369,11 +453,27 @@ impl Bus {
 
     /// Runs every handler of an envelope built by the caller, synchronous and
     /// `async`, in order.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// #[on(OrderPlaced)]
+    /// async fn confirm(order: &Envelope<OrderPlaced>) {
+    ///     assert_eq!(order.subject(), Some("order-7"));
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 }).with_subject("order-7");
+    /// let report = Bus::new().emit_envelope_async(envelope).await;
+    /// assert_eq!(report.handlers_run(), 1);
+    /// assert!(report.is_ok());
+    /// # });
+    /// ```
     pub fn emit_envelope_async<E: Event>(
         &self,
         envelope: Envelope<E>,
     ) -> impl Future<Output = Report> + Send + '_ {
-        let envelope = link_to_parent(envelope);
+        let envelope = self.adopt(envelope);
         let depth = parent_depth();
         async move {
             let Some(route) = self.route(TypeId::of::<E>()) else {
@@ -386,6 +486,22 @@ impl Bus {
     }
 
     /// Runs every handler of a decoded envelope, synchronous and `async`, in order.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct CourseCompleted { course_id: u32 }
+    /// #[on(CourseCompleted)]
+    /// async fn certify(course: &CourseCompleted) -> Result<(), String> {
+    ///     Err(format!("no certificate template for course {}", course.course_id))
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let bytes = br#"{"specversion":"1.0","id":"c-1","source":"lms","type":"CourseCompleted","data":{"course_id":101}}"#;
+    /// let envelope = events::decode(bytes).unwrap();
+    /// let report = Bus::new().dispatch_async(&envelope).await;
+    /// assert_eq!(report.failures()[0].error().to_string(), "no certificate template for course 101");
+    /// # });
+    /// ```
     pub fn dispatch_async<'a>(
         &'a self,
         envelope: &'a DynEnvelope,
@@ -399,6 +515,15 @@ impl Bus {
             self.run_async(route, Input::Envelope(envelope.erased()), frame)
                 .await
         }
+    }
+
+    /// Gives a caller-built envelope this bus's source, unless the caller set
+    /// one, and links it to the event being handled, if any.
+    fn adopt<E>(&self, mut envelope: Envelope<E>) -> Envelope<E> {
+        if envelope::is_default_source(&envelope.metadata.source) {
+            envelope.metadata.source = Arc::clone(&self.inner.source);
+        }
+        link_to_parent(envelope)
     }
 
     /// Wraps a payload in a new envelope linked to the event being handled, if any.
@@ -421,10 +546,10 @@ impl Bus {
         let mut report = Report::new(frame.name);
         if let Some(rejection) = self.check_depth(&frame) {
             report.rejected = Some(rejection);
-            return report;
+            return report.hand_to_parent();
         }
 
-        let _scope = FrameScope::enter(frame);
+        let scope = FrameScope::enter(frame);
         for handler in route.handlers.iter() {
             let outcome = match handler.call {
                 HandlerFn::Sync(call) => run_caught(|| call(input)),
@@ -432,42 +557,42 @@ impl Bus {
             };
             report.record(handler, outcome);
         }
-        report
+        report.follow_ups = scope.exit().follow_ups;
+        report.hand_to_parent()
     }
 
     async fn run_async(&self, route: &Route, input: Input<'_>, frame: Frame) -> Report {
         let mut report = Report::new(frame.name);
         if let Some(rejection) = self.check_depth(&frame) {
             report.rejected = Some(rejection);
-            return report;
+            return report.hand_to_parent();
         }
 
+        let mut follow_ups = Vec::new();
         for handler in route.handlers.iter() {
+            let scope = FrameScope::enter(frame.clone());
             let outcome = match handler.call {
-                HandlerFn::Sync(call) => {
-                    let _scope = FrameScope::enter(frame.clone());
-                    run_caught(|| call(input))
-                }
-                HandlerFn::Async(call) => {
-                    let future = {
-                        let _scope = FrameScope::enter(frame.clone());
-                        run_caught(|| Ok(call(input)))
-                    };
-                    match future {
-                        Ok(future) => {
-                            Scoped {
-                                frame: frame.clone(),
-                                future,
-                            }
-                            .await
-                        }
-                        Err(error) => Err(error),
+                HandlerFn::Sync(call) => run_caught(|| call(input)).map(|()| None),
+                HandlerFn::Async(call) => run_caught(|| Ok(call(input))).map(Some),
+            };
+            follow_ups.append(&mut scope.exit().follow_ups);
+
+            let outcome = match outcome {
+                Ok(Some(future)) => {
+                    Scoped {
+                        frame: Some(frame.clone()),
+                        future,
+                        follow_ups: &mut follow_ups,
                     }
+                    .await
                 }
+                Ok(None) => Ok(()),
+                Err(error) => Err(error),
             };
             report.record(handler, outcome);
         }
-        report
+        report.follow_ups = follow_ups;
+        report.hand_to_parent()
     }
 
     fn check_depth(&self, frame: &Frame) -> Option<Rejection> {
@@ -525,6 +650,8 @@ struct Frame {
     /// The correlation id of the chain, or `None` when this event starts it.
     correlation: Option<EventId>,
     depth: u32,
+    /// Reports of follow-ups emitted by the running handler that did not succeed.
+    follow_ups: Vec<Report>,
 }
 
 impl Frame {
@@ -535,12 +662,14 @@ impl Frame {
                 id: None,
                 correlation: Some(link.correlation),
                 depth: link.depth + 1,
+                follow_ups: Vec::new(),
             },
             None => Frame {
                 name,
                 id: None,
                 correlation: None,
                 depth: 0,
+                follow_ups: Vec::new(),
             },
         }
     }
@@ -551,11 +680,12 @@ impl Frame {
             id: Some(metadata.id().clone()),
             correlation: metadata.correlation_id().cloned(),
             depth,
+            follow_ups: Vec::new(),
         }
     }
 }
 
-/// What a follow-up takes from the event whose handler emitted it.
+/// The ids and depth a follow-up takes from the event whose handler emitted it.
 struct ParentLink {
     correlation: EventId,
     causation: EventId,
@@ -609,6 +739,14 @@ impl FrameScope {
         FRAMES.with(|frames| frames.borrow_mut().push(frame));
         FrameScope
     }
+
+    /// Leaves the scope, returning the frame with what handlers recorded in it.
+    fn exit(self) -> Frame {
+        std::mem::forget(self);
+        FRAMES
+            .with(|frames| frames.borrow_mut().pop())
+            .expect("the frame entered by this scope is still on the stack")
+    }
 }
 
 impl Drop for FrameScope {
@@ -617,13 +755,16 @@ impl Drop for FrameScope {
     }
 }
 
-/// Polls an async handler with its event as the current frame, catching panics.
-struct Scoped<F> {
-    frame: Frame,
+/// Polls an async handler with its event as the current frame, catching
+/// panics and collecting the reports of failed follow-ups.
+struct Scoped<'a, F> {
+    /// `None` only while the future is being polled.
+    frame: Option<Frame>,
     future: F,
+    follow_ups: &'a mut Vec<Report>,
 }
 
-impl<F> Future for Scoped<F>
+impl<F> Future for Scoped<'_, F>
 where
     F: Future<Output = Result<(), HandlerError>> + Unpin,
 {
@@ -631,16 +772,22 @@ where
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let _scope = FrameScope::enter(this.frame.clone());
+        let frame = this.frame.take().expect("Scoped polled re-entrantly");
+        let scope = FrameScope::enter(frame);
         let future = &mut this.future;
-        match catch_unwind(AssertUnwindSafe(|| Pin::new(future).poll(cx))) {
+        let poll = catch_unwind(AssertUnwindSafe(|| Pin::new(future).poll(cx)));
+        let mut frame = scope.exit();
+        this.follow_ups.append(&mut frame.follow_ups);
+        this.frame = Some(frame);
+
+        match poll {
             Ok(poll) => poll,
             Err(panic) => Poll::Ready(Err(HandlerError::Panicked(panic_message(&*panic)))),
         }
     }
 }
 
-/// What happened when one event was emitted or dispatched.
+/// The outcome of emitting or dispatching one event.
 ///
 /// ```
 /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
@@ -665,6 +812,7 @@ pub struct Report {
     handlers_run: usize,
     failures: Vec<HandlerFailure>,
     rejected: Option<Rejection>,
+    follow_ups: Vec<Report>,
 }
 
 impl Report {
@@ -674,7 +822,21 @@ impl Report {
             handlers_run: 0,
             failures: Vec::new(),
             rejected: None,
+            follow_ups: Vec::new(),
         }
+    }
+
+    /// Copies a report that is not ok into the frame of the handler that
+    /// emitted this event, if any, so the top-level report shows it.
+    fn hand_to_parent(self) -> Report {
+        if !self.is_ok() {
+            FRAMES.with(|frames| {
+                if let Some(parent) = frames.borrow_mut().last_mut() {
+                    parent.follow_ups.push(self.clone());
+                }
+            });
+        }
+        self
     }
 
     fn record(&mut self, handler: &'static HandlerInfo, outcome: Result<(), HandlerError>) {
@@ -701,51 +863,172 @@ impl Report {
     }
 
     /// Returns the event name.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let report = Bus::new().emit(OrderPlaced { order_id: 7 });
+    /// assert_eq!(report.event(), "OrderPlaced");
+    /// ```
     pub fn event(&self) -> &'static str {
         self.event
     }
 
     /// Returns how many handlers ran, whether they succeeded or not.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// #[on(OrderPlaced)]
+    /// fn reserve_stock(_: &OrderPlaced) -> Result<(), String> { Err("warehouse offline".into()) }
+    ///
+    /// #[on(OrderPlaced)]
+    /// async fn send_receipt(_: &OrderPlaced) {}
+    ///
+    /// // `emit` cannot run the async handler, so only the failing one counts.
+    /// assert_eq!(Bus::new().emit(OrderPlaced { order_id: 7 }).handlers_run(), 1);
+    /// ```
     pub fn handlers_run(&self) -> usize {
         self.handlers_run
     }
 
     /// Returns the handlers that failed or could not run, in run order.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// # use events::HandlerError;
+    /// #[on(OrderPlaced)]
+    /// async fn send_receipt(_: &OrderPlaced) {}
+    ///
+    /// let report = Bus::new().emit(OrderPlaced { order_id: 7 });
+    /// assert_eq!(report.failures()[0].error(), &HandlerError::NeedsAsync);
+    /// ```
     pub fn failures(&self) -> &[HandlerFailure] {
         &self.failures
     }
 
     /// Returns why no handler ran, when the bus rejected the event.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # use std::sync::{atomic::{AtomicBool, Ordering}, OnceLock};
+    /// # #[derive(Event, Serialize, Deserialize)] struct PriceChanged;
+    /// # static BUS: OnceLock<Bus> = OnceLock::new();
+    /// static REJECTED: AtomicBool = AtomicBool::new(false);
+    ///
+    /// #[on(PriceChanged)]
+    /// fn reprice(_: &PriceChanged) {
+    ///     let report = BUS.get().unwrap().emit(PriceChanged);
+    ///     if report.rejected().is_some() {
+    ///         REJECTED.store(true, Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
+    /// let bus = BUS.get_or_init(|| Bus::builder().max_depth(1).build().unwrap());
+    /// assert!(bus.emit(PriceChanged).rejected().is_none());
+    /// assert!(REJECTED.load(Ordering::Relaxed));
+    /// ```
     pub fn rejected(&self) -> Option<&Rejection> {
         self.rejected.as_ref()
     }
 
     /// Returns `true` when every handler ran and succeeded.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// #[on(OrderPlaced)]
+    /// fn reserve_stock(order: &OrderPlaced) -> Result<(), String> {
+    ///     if order.order_id == 0 { return Err("order id 0 is invalid".into()) }
+    ///     Ok(())
+    /// }
+    ///
+    /// assert!(Bus::new().emit(OrderPlaced { order_id: 7 }).is_ok());
+    /// assert!(!Bus::new().emit(OrderPlaced { order_id: 0 }).is_ok());
+    /// ```
     pub fn is_ok(&self) -> bool {
-        self.failures.is_empty() && self.rejected.is_none()
+        self.failures.is_empty() && self.rejected.is_none() && self.follow_ups.is_empty()
     }
-}
 
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// Returns the reports of follow-up events that did not succeed: events
+    /// emitted by this event's handlers, at any depth, whose handlers failed
+    /// or which the bus rejected. Follow-ups that succeeded are not listed.
+    ///
+    /// A follow-up counts when its emit completes while the emitting handler
+    /// runs; an `emit_async` future spawned as a separate task reports only
+    /// to whoever awaits it.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct OrderShipped { order_id: u64 }
+    ///
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct ShippingMailQueued { order_id: u64 }
+    ///
+    /// #[on(OrderShipped)]
+    /// fn queue_mail(order: &OrderShipped) {
+    ///     let bus = Bus::new();
+    ///     bus.emit(ShippingMailQueued { order_id: order.order_id });
+    /// }
+    ///
+    /// #[on(ShippingMailQueued)]
+    /// fn send_mail(_: &ShippingMailQueued) -> Result<(), String> {
+    ///     Err("mail server unreachable".into())
+    /// }
+    ///
+    /// let report = Bus::new().emit(OrderShipped { order_id: 5 });
+    /// assert!(report.failures().is_empty());
+    /// assert!(!report.is_ok());
+    /// let follow_up = &report.follow_ups()[0];
+    /// assert_eq!(follow_up.event(), "ShippingMailQueued");
+    /// assert_eq!(follow_up.failures()[0].error().to_string(), "mail server unreachable");
+    /// ```
+    pub fn follow_ups(&self) -> &[Report] {
+        &self.follow_ups
+    }
+
+    fn write_indented(&self, f: &mut fmt::Formatter<'_>, indent: usize) -> fmt::Result {
+        let pad = "  ".repeat(indent);
         if let Some(rejection) = &self.rejected {
-            return write!(f, "`{}` rejected: {rejection}", self.event);
+            return write!(f, "{pad}`{}` rejected: {rejection}", self.event);
         }
         write!(
             f,
-            "`{}`: {} handler(s) ran, {} failed",
+            "{pad}`{}`: {} handler(s) ran, {} failed",
             self.event,
             self.handlers_run,
             self.failures.len()
         )?;
         for failure in &self.failures {
-            write!(f, "\n  - {failure}")?;
+            write!(f, "\n{pad}  - {failure}")?;
+        }
+        for follow_up in &self.follow_ups {
+            write!(f, "\n{pad}  follow-up:\n")?;
+            follow_up.write_indented(f, indent + 2)?;
         }
         Ok(())
     }
 }
 
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_indented(f, 0)
+    }
+}
+
 /// One handler that failed, with its error.
+///
+/// ```
+/// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+/// #[on(OrderPlaced, name = "reserve_stock")]
+/// fn reserve_stock(_: &OrderPlaced) -> Result<(), String> { Err("warehouse offline".into()) }
+///
+/// let report = Bus::new().emit(OrderPlaced { order_id: 7 });
+/// assert_eq!(report.failures()[0].to_string(), "reserve_stock: warehouse offline");
+/// ```
 #[derive(Clone, Debug)]
 pub struct HandlerFailure {
     handler: &'static HandlerInfo,
@@ -754,16 +1037,47 @@ pub struct HandlerFailure {
 
 impl HandlerFailure {
     /// Returns the handler's name.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// #[on(OrderPlaced, name = "reserve_stock")]
+    /// fn reserve_stock(_: &OrderPlaced) -> Result<(), String> { Err("warehouse offline".into()) }
+    ///
+    /// let report = Bus::new().emit(OrderPlaced { order_id: 7 });
+    /// assert_eq!(report.failures()[0].handler(), "reserve_stock");
+    /// ```
     pub fn handler(&self) -> &'static str {
         self.handler.name()
     }
 
     /// Returns the handler's description.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// #[on(OrderPlaced, priority = 10)]
+    /// fn reserve_stock(_: &OrderPlaced) -> Result<(), String> { Err("warehouse offline".into()) }
+    ///
+    /// let report = Bus::new().emit(OrderPlaced { order_id: 7 });
+    /// assert_eq!(report.failures()[0].handler_info().priority(), 10);
+    /// ```
     pub fn handler_info(&self) -> &'static HandlerInfo {
         self.handler
     }
 
     /// Returns the error.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// # use events::HandlerError;
+    /// #[on(OrderPlaced)]
+    /// fn reserve_stock(_: &OrderPlaced) { panic!("warehouse offline") }
+    ///
+    /// let report = Bus::new().emit(OrderPlaced { order_id: 7 });
+    /// assert_eq!(report.failures()[0].error(), &HandlerError::Panicked("warehouse offline".into()));
+    /// ```
     pub fn error(&self) -> &HandlerError {
         &self.error
     }
@@ -775,7 +1089,35 @@ impl fmt::Display for HandlerFailure {
     }
 }
 
-/// Why a bus ran none of an event's handlers.
+/// The reason a bus ran none of an event's handlers.
+///
+/// ```
+/// use events::{on, Bus, Event, Rejection};
+/// use serde::{Deserialize, Serialize};
+/// use std::sync::{Mutex, OnceLock};
+///
+/// #[derive(Event, Serialize, Deserialize)]
+/// struct PriceChanged;
+///
+/// static BUS: OnceLock<Bus> = OnceLock::new();
+/// static REJECTED: Mutex<Option<Rejection>> = Mutex::new(None);
+///
+/// // Re-emits its own event, so only the depth limit ends the chain.
+/// #[on(PriceChanged)]
+/// fn reprice(_: &PriceChanged) {
+///     let report = BUS.get().unwrap().emit(PriceChanged);
+///     if let Some(rejection) = report.rejected() {
+///         *REJECTED.lock().unwrap() = Some(rejection.clone());
+///     }
+/// }
+///
+/// let bus = BUS.get_or_init(|| Bus::builder().max_depth(1).build().unwrap());
+/// assert!(bus.emit(PriceChanged).is_ok());
+///
+/// let rejection = REJECTED.lock().unwrap().take().unwrap();
+/// let expected = Rejection::DepthExceeded { chain: vec!["PriceChanged"; 3], max_depth: 1 };
+/// assert_eq!(rejection, expected);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Rejection {

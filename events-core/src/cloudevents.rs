@@ -9,8 +9,8 @@
 //! | always `"1.0"` | `specversion` |
 //! | [`id`](Envelope::id) | `id` |
 //! | [`source`](Envelope::source) | `source` |
-//! | event name ([`Event::NAME`](crate::Event::NAME)) | `type` |
-//! | event version ([`Event::VERSION`](crate::Event::VERSION)) | `dataversion`, an integer extension |
+//! | event name ([`Event::NAME`]) | `type` |
+//! | event version ([`Event::VERSION`]) | `dataversion`, an integer extension |
 //! | [`subject`](Envelope::subject) | `subject`, when set |
 //! | [`time`](Envelope::time) | `time`, RFC 3339 in UTC with 0, 3, 6 or 9 fractional digits |
 //! | `"application/json"` unless decoded with another | `datacontenttype` |
@@ -68,21 +68,87 @@ use crate::envelope::{Envelope, EventId, ExtensionValue, Metadata};
 use crate::event::Event;
 
 /// The media type of one event in structured mode.
+///
+/// ```
+/// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+/// use events::cloudevents::{BATCH_CONTENT_TYPE, CONTENT_TYPE};
+///
+/// let outbox = vec![Envelope::new(OrderPlaced { order_id: 7 })];
+/// let (body, content_type) = match outbox.as_slice() {
+///     [single] => (serde_json::to_vec(single).unwrap(), CONTENT_TYPE),
+///     batch => (serde_json::to_vec(batch).unwrap(), BATCH_CONTENT_TYPE),
+/// };
+/// assert_eq!(content_type, "application/cloudevents+json");
+/// assert_eq!(body[0], b'{');
+/// ```
 pub const CONTENT_TYPE: &str = "application/cloudevents+json";
 
 /// The media type of a JSON array of events.
+///
+/// ```
+/// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+/// use events::cloudevents::BATCH_CONTENT_TYPE;
+///
+/// let batch = [Envelope::new(OrderPlaced { order_id: 7 }), Envelope::new(OrderPlaced { order_id: 8 })];
+/// let body = serde_json::to_vec(&batch).unwrap();
+/// assert_eq!(events::decode_batch(&body).unwrap().len(), 2);
+/// assert_eq!(BATCH_CONTENT_TYPE, "application/cloudevents-batch+json");
+/// ```
 pub const BATCH_CONTENT_TYPE: &str = "application/cloudevents-batch+json";
 
 /// The CloudEvents version this crate reads and writes.
+///
+/// ```
+/// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+/// let json = serde_json::to_value(Envelope::new(OrderPlaced { order_id: 7 })).unwrap();
+/// assert_eq!(json["specversion"], events::cloudevents::SPEC_VERSION);
+/// assert_eq!(events::cloudevents::SPEC_VERSION, "1.0");
+/// ```
 pub const SPEC_VERSION: &str = "1.0";
 
 /// The extension attribute that carries the event version.
+///
+/// ```
+/// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+/// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2)] struct OrderShipped;
+/// use events::cloudevents::VERSION_ATTRIBUTE;
+///
+/// let json = serde_json::to_value(Envelope::new(OrderShipped)).unwrap();
+/// assert_eq!(VERSION_ATTRIBUTE, "dataversion");
+/// assert_eq!(json[VERSION_ATTRIBUTE], 2);
+/// ```
 pub const VERSION_ATTRIBUTE: &str = "dataversion";
 
 /// The extension attribute that carries the correlation id.
+///
+/// ```
+/// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+/// use events::cloudevents::CORRELATION_ATTRIBUTE;
+///
+/// let envelope = Envelope::new(OrderPlaced { order_id: 7 }).with_correlation_id("checkout-42");
+/// let json = serde_json::to_value(&envelope).unwrap();
+/// assert_eq!(CORRELATION_ATTRIBUTE, "correlationid");
+/// assert_eq!(json[CORRELATION_ATTRIBUTE], "checkout-42");
+/// ```
 pub const CORRELATION_ATTRIBUTE: &str = "correlationid";
 
 /// The extension attribute that carries the causation id.
+///
+/// ```
+/// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+/// use events::cloudevents::CAUSATION_ATTRIBUTE;
+///
+/// let envelope = Envelope::new(OrderPlaced { order_id: 7 }).with_causation_id("cart-checked-out-7");
+/// let json = serde_json::to_value(&envelope).unwrap();
+/// assert_eq!(CAUSATION_ATTRIBUTE, "causationid");
+/// assert_eq!(json[CAUSATION_ATTRIBUTE], "cart-checked-out-7");
+/// ```
 pub const CAUSATION_ATTRIBUTE: &str = "causationid";
 
 const JSON_CONTENT_TYPE: &str = "application/json";
@@ -148,7 +214,7 @@ pub(crate) fn serialize_attributes<M: SerializeMap>(
     map.serialize_entry("source", &*metadata.source)?;
     map.serialize_entry("type", metadata.name)?;
     map.serialize_entry(VERSION_ATTRIBUTE, &metadata.version)?;
-    if let Some(subject) = &metadata.subject {
+    if let Some(subject) = metadata.subject.as_deref().filter(|s| !s.is_empty()) {
         map.serialize_entry("subject", subject)?;
     }
     match &metadata.time_text {
@@ -247,7 +313,7 @@ impl RawValue<'_> {
             RawValue::Boolean(value) => value.to_string(),
             RawValue::Integer(value) => value.to_string(),
             RawValue::Unsigned(value) => value.to_string(),
-            RawValue::Decimal(value) => value.to_string(),
+            RawValue::Decimal(value) => format!("{value:?}"),
             RawValue::String(value) => format!("{value:?}"),
             RawValue::Object => "an object".to_owned(),
             RawValue::Array => "an array".to_owned(),
@@ -318,13 +384,29 @@ impl<'de> Deserialize<'de> for RawValue<'de> {
 }
 
 /// A CloudEvents attribute that failed the format's rules.
+///
+/// ```
+/// use events::{decode, DecodeErrorKind};
+///
+/// let error = decode(br#"{"specversion":"1.0","id":"","source":"erp","type":"VendorSynced"}"#).unwrap_err();
+/// let DecodeErrorKind::Attribute(invalid) = error.kind() else { unreachable!() };
+/// assert_eq!(invalid.attribute, "id");
+/// assert_eq!(invalid.value.as_deref(), Some("\"\""));
+/// assert_eq!(invalid.reason, "must not be empty");
+/// assert_eq!(invalid.to_string(), "invalid CloudEvents attribute `id` = \"\": must not be empty");
+///
+/// let error = decode(br#"{"specversion":"1.0","id":"1","source":"erp"}"#).unwrap_err();
+/// let DecodeErrorKind::Attribute(missing) = error.kind() else { unreachable!() };
+/// assert_eq!(missing.attribute, "type");
+/// assert_eq!(missing.value, None);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttributeError {
     /// The attribute name.
     pub attribute: String,
     /// The value as found in the input, or `None` when the attribute is missing.
     pub value: Option<String>,
-    /// What is wrong and how to fix it.
+    /// The problem and its fix.
     pub reason: String,
 }
 
@@ -364,7 +446,7 @@ fn missing(attribute: &str) -> AttributeError {
     }
 }
 
-/// Where the payload was found.
+/// The destination of the `data` attribute while an event is parsed.
 pub(crate) trait DataSlot<'de>: Default {
     fn read<A: MapAccess<'de>>(&mut self, map: &mut A) -> Result<(), A::Error>;
     fn is_set(&self) -> bool;
@@ -457,7 +539,12 @@ impl<'de, D: DataSlot<'de>> Parsed<'de, D> {
                 "id" => id = Some(non_empty(&attribute, value)?),
                 "source" => source = Some(non_empty(&attribute, value)?),
                 "type" => name = Some(non_empty(&attribute, value)?),
-                "subject" => subject = Some(string(&attribute, value)?.into_owned()),
+                // CloudEvents requires a present `subject` to be non-empty;
+                // producers that send "" mean "no subject".
+                "subject" => {
+                    subject =
+                        Some(string(&attribute, value)?.into_owned()).filter(|s| !s.is_empty())
+                }
                 "time" => time = Some(parse_time(value)?),
                 "datacontenttype" => {
                     datacontenttype = Some(string(&attribute, value)?.into_owned())
@@ -484,10 +571,10 @@ impl<'de, D: DataSlot<'de>> Parsed<'de, D> {
         let id = id.ok_or_else(|| missing("id"))?;
         let source = source.ok_or_else(|| missing("source"))?;
         let name = name.ok_or_else(|| missing("type"))?;
-        if data_base64.is_some() && self.data.is_set() {
+        if let (Some(text), true) = (&data_base64, self.data.is_set()) {
             return Err(AttributeError {
                 attribute: "data_base64".to_owned(),
-                value: None,
+                value: Some(format!("{:?}", truncate(text, 40))),
                 reason: "an event carries `data` or `data_base64`, not both; remove one".to_owned(),
             });
         }
@@ -527,11 +614,14 @@ impl Checked<'_> {
         )
     }
 
-    /// Returns whether base64 payload bytes are JSON rather than opaque bytes.
-    pub(crate) fn base64_is_json(&self) -> bool {
-        self.datacontenttype
-            .as_deref()
-            .is_none_or(is_json_content_type)
+    /// Returns how to read the payload bytes of `data_base64`, from the content type.
+    pub(crate) fn base64_form(&self) -> BytesForm {
+        match self.datacontenttype.as_deref() {
+            None => BytesForm::Json,
+            Some(content_type) if is_json_content_type(content_type) => BytesForm::Json,
+            Some(content_type) if content_type.trim_start().starts_with("text/") => BytesForm::Text,
+            Some(_) => BytesForm::Binary,
+        }
     }
 }
 
@@ -715,7 +805,7 @@ impl<'de, E: Event> Deserialize<'de> for Envelope<E> {
             (Some(payload), _) => payload,
             (None, Some(bytes)) => {
                 let bytes = bytes.map_err(de::Error::custom)?;
-                decode_base64_payload::<E>(&bytes, checked.base64_is_json())
+                decode_base64_payload::<E>(&bytes, checked.base64_form())
                     .map_err(de::Error::custom)?
             }
             (None, None) => payload_from_nothing::<E>().map_err(de::Error::custom)?,
@@ -725,18 +815,34 @@ impl<'de, E: Event> Deserialize<'de> for Envelope<E> {
     }
 }
 
-/// Deserialises a payload from the bytes of `data_base64`: as JSON when the
-/// content type is JSON, or else as a byte sequence.
+/// The way payload bytes from `data_base64` are handed to the payload type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BytesForm {
+    /// Parsed as JSON: the content type is JSON or absent.
+    Json,
+    /// A string: the content type is `text/*`.
+    Text,
+    /// A sequence of bytes, which `Vec<u8>` and byte-buffer types accept.
+    Binary,
+}
+
+/// Deserialises a payload from the bytes of `data_base64` in the given form.
 pub(crate) fn decode_base64_payload<E: Event>(
     bytes: &[u8],
-    is_json: bool,
+    form: BytesForm,
 ) -> Result<E, serde_json::Error> {
-    if is_json {
-        serde_json::from_slice(bytes)
-    } else {
-        E::deserialize(de::value::BytesDeserializer::<serde_json::Error>::new(
-            bytes,
-        ))
+    match form {
+        BytesForm::Json => serde_json::from_slice(bytes),
+        BytesForm::Text => match std::str::from_utf8(bytes) {
+            Ok(text) => E::deserialize(serde_json::Value::from(text)),
+            Err(error) => Err(de::Error::custom(format_args!(
+                "`data_base64` of a `text/*` event is not UTF-8 ({error}); declare another `datacontenttype`"
+            ))),
+        },
+        BytesForm::Binary => {
+            let values = bytes.iter().map(|byte| serde_json::Value::from(*byte));
+            E::deserialize(serde_json::Value::Array(values.collect()))
+        }
     }
 }
 

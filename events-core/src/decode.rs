@@ -7,16 +7,32 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::cloudevents::{self, AttributeError, Checked, RawData};
+use crate::cloudevents::{self, AttributeError, BytesForm, Checked, RawData};
 use crate::envelope::{Envelope, EventId, Metadata};
 use crate::event::{Event, EventInfo};
 use crate::registry::{self, Registry};
 
 /// The largest input [`decode`] accepts: 1 MiB, the default maximum message
 /// size of NATS and a common broker limit.
+///
+/// ```
+/// use events::DEFAULT_MAX_SIZE;
+///
+/// assert_eq!(DEFAULT_MAX_SIZE, 1024 * 1024);
+/// let error = events::decode(&vec![b' '; DEFAULT_MAX_SIZE + 1]).unwrap_err();
+/// assert_eq!(error.reason(), "too large");
+/// ```
 pub const DEFAULT_MAX_SIZE: usize = 1024 * 1024;
 
 /// The largest input [`decode_batch`] accepts: 16 MiB.
+///
+/// ```
+/// use events::DEFAULT_MAX_BATCH_SIZE;
+///
+/// assert_eq!(DEFAULT_MAX_BATCH_SIZE, 16 * 1024 * 1024);
+/// let error = events::decode_batch(&vec![b' '; DEFAULT_MAX_BATCH_SIZE + 1]).unwrap_err();
+/// assert_eq!(error.reason(), "too large");
+/// ```
 pub const DEFAULT_MAX_BATCH_SIZE: usize = 16 * 1024 * 1024;
 
 /// An envelope of an event type chosen at run time: what [`decode`] returns.
@@ -78,36 +94,96 @@ impl<E: Event> ErasedEnvelope for Envelope<E> {
 
 impl DynEnvelope {
     /// Returns the registered description of the event.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2)] struct VendorSynced { vendor_id: u32 }
+    /// let bytes = br#"{"specversion":"1.0","id":"sync-1","source":"erp","type":"VendorSynced","dataversion":2,"data":{"vendor_id":12}}"#;
+    /// let envelope = events::decode(bytes).unwrap();
+    /// assert_eq!(envelope.info().rust_type(), std::any::type_name::<VendorSynced>());
+    /// ```
     pub fn info(&self) -> &'static EventInfo {
         self.info
     }
 
     /// Returns the metadata.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2)] struct VendorSynced { vendor_id: u32 }
+    /// let bytes = br#"{"specversion":"1.0","id":"sync-1","source":"erp","type":"VendorSynced","dataversion":2,"data":{"vendor_id":12}}"#;
+    /// let envelope = events::decode(bytes).unwrap();
+    /// assert_eq!(envelope.metadata().source(), "erp");
+    /// ```
     pub fn metadata(&self) -> &Metadata {
         self.envelope.metadata()
     }
 
     /// Returns the event name.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2)] struct VendorSynced { vendor_id: u32 }
+    /// let bytes = br#"{"specversion":"1.0","id":"sync-1","source":"erp","type":"VendorSynced","dataversion":2,"data":{"vendor_id":12}}"#;
+    /// let envelope = events::decode(bytes).unwrap();
+    /// assert_eq!(envelope.name(), "VendorSynced");
+    /// ```
     pub fn name(&self) -> &'static str {
         self.info.name()
     }
 
     /// Returns the event version.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2)] struct VendorSynced { vendor_id: u32 }
+    /// let bytes = br#"{"specversion":"1.0","id":"sync-1","source":"erp","type":"VendorSynced","dataversion":2,"data":{"vendor_id":12}}"#;
+    /// let envelope = events::decode(bytes).unwrap();
+    /// assert_eq!(envelope.version(), 2);
+    /// ```
     pub fn version(&self) -> u32 {
         self.info.version()
     }
 
     /// Returns the event id.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2)] struct VendorSynced { vendor_id: u32 }
+    /// let bytes = br#"{"specversion":"1.0","id":"sync-1","source":"erp","type":"VendorSynced","dataversion":2,"data":{"vendor_id":12}}"#;
+    /// let envelope = events::decode(bytes).unwrap();
+    /// assert_eq!(envelope.id().to_string(), "sync-1");
+    /// ```
     pub fn id(&self) -> &EventId {
         self.metadata().id()
     }
 
     /// Returns whether the payload is of type `E`.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2)] struct VendorSynced { vendor_id: u32 }
+    /// # #[derive(Event, Serialize, Deserialize)] struct VendorDeleted { vendor_id: u32 }
+    /// let bytes = br#"{"specversion":"1.0","id":"sync-1","source":"erp","type":"VendorSynced","dataversion":2,"data":{"vendor_id":12}}"#;
+    /// let envelope = events::decode(bytes).unwrap();
+    /// assert!(envelope.is::<VendorSynced>());
+    /// assert!(!envelope.is::<VendorDeleted>());
+    /// ```
     pub fn is<E: Event>(&self) -> bool {
         self.info.type_id() == TypeId::of::<E>()
     }
 
     /// Returns the payload if it is of type `E`.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2)] struct VendorSynced { vendor_id: u32 }
+    /// # #[derive(Event, Serialize, Deserialize)] struct VendorDeleted { vendor_id: u32 }
+    /// let bytes = br#"{"specversion":"1.0","id":"sync-1","source":"erp","type":"VendorSynced","dataversion":2,"data":{"vendor_id":12}}"#;
+    /// let envelope = events::decode(bytes).unwrap();
+    /// assert_eq!(envelope.payload::<VendorSynced>().unwrap().vendor_id, 12);
+    /// assert!(envelope.payload::<VendorDeleted>().is_none());
+    /// ```
     pub fn payload<E: Event>(&self) -> Option<&E> {
         self.envelope
             .as_any()
@@ -117,6 +193,17 @@ impl DynEnvelope {
 
     /// Returns the typed envelope if the payload is of type `E`, or else gives
     /// `self` back unchanged.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2)] struct VendorSynced { vendor_id: u32 }
+    /// # #[derive(Event, Serialize, Deserialize, Debug)] struct VendorDeleted { vendor_id: u32 }
+    /// let bytes = br#"{"specversion":"1.0","id":"sync-1","source":"erp","type":"VendorSynced","dataversion":2,"data":{"vendor_id":12}}"#;
+    /// let envelope = events::decode(bytes).unwrap();
+    /// let envelope = envelope.downcast::<VendorDeleted>().unwrap_err();
+    /// let typed: events::Envelope<VendorSynced> = envelope.downcast().unwrap();
+    /// assert_eq!(typed.vendor_id, 12);
+    /// ```
     pub fn downcast<E: Event>(self) -> Result<Envelope<E>, DynEnvelope> {
         if !self.is::<E>() {
             return Err(self);
@@ -129,6 +216,15 @@ impl DynEnvelope {
     }
 
     /// Returns the `data` attribute as received, when the event carried JSON `data`.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2)] struct VendorSynced { vendor_id: u32 }
+    /// let bytes = br#"{"specversion":"1.0","id":"sync-1","source":"erp","type":"VendorSynced","dataversion":2,
+    ///                  "data": {"vendor_id": 12, "note": "kept"}}"#;
+    /// let envelope = events::decode(bytes).unwrap();
+    /// assert_eq!(envelope.data_json(), Some(r#"{"vendor_id": 12, "note": "kept"}"#));
+    /// ```
     pub fn data_json(&self) -> Option<&str> {
         match &self.data {
             ReceivedData::Json(raw) => Some(raw.get()),
@@ -170,29 +266,59 @@ impl Serialize for DynEnvelope {
 /// The payload of an event as found in its CloudEvents JSON.
 pub(crate) enum PayloadSource<'a> {
     Json(&'a str),
-    Bytes { bytes: &'a [u8], is_json: bool },
+    Bytes { bytes: &'a [u8], form: BytesForm },
     Absent,
 }
 
 /// Deserialises a payload of one registered type into a boxed `Envelope<E>`.
 pub(crate) type DecodeFn =
-    fn(PayloadSource<'_>, Metadata) -> Result<Box<dyn ErasedEnvelope>, serde_json::Error>;
+    fn(PayloadSource<'_>, Metadata) -> Result<Box<dyn ErasedEnvelope>, PayloadError>;
+
+/// A payload that does not match its type, with the path of the offending field.
+pub(crate) struct PayloadError {
+    field: Option<String>,
+    error: serde_json::Error,
+}
+
+impl From<serde_json::Error> for PayloadError {
+    fn from(error: serde_json::Error) -> Self {
+        PayloadError { field: None, error }
+    }
+}
 
 pub(crate) fn decode_typed<E: Event>(
     source: PayloadSource<'_>,
     metadata: Metadata,
-) -> Result<Box<dyn ErasedEnvelope>, serde_json::Error> {
+) -> Result<Box<dyn ErasedEnvelope>, PayloadError> {
     let payload: E = match source {
-        PayloadSource::Json(text) => serde_json::from_str(text)?,
-        PayloadSource::Bytes { bytes, is_json } => {
-            cloudevents::decode_base64_payload::<E>(bytes, is_json)?
+        PayloadSource::Json(text) => serde_json::from_str(text).map_err(|error| PayloadError {
+            field: field_path::<E>(text),
+            error,
+        })?,
+        PayloadSource::Bytes { bytes, form } => {
+            cloudevents::decode_base64_payload::<E>(bytes, form)?
         }
         PayloadSource::Absent => cloudevents::payload_from_nothing::<E>()?,
     };
     Ok(Box::new(Envelope::from_parts(payload, metadata)))
 }
 
-/// Why bytes could not be decoded into an envelope. The input bytes are kept
+/// Finds the path of the field where `text` fails to deserialise as `E`.
+///
+/// This decodes again with path tracking, which is slower, so it runs only
+/// after a failure.
+fn field_path<E: Event>(text: &str) -> Option<String> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    match serde_path_to_error::deserialize::<_, E>(&mut deserializer) {
+        Ok(_) => None,
+        Err(error) => {
+            let path = error.path().to_string();
+            (path != ".").then_some(path)
+        }
+    }
+}
+
+/// A failure to decode bytes into an envelope. The input bytes are kept
 /// in the error, so nothing is lost when an event cannot be handled.
 ///
 /// ```
@@ -210,6 +336,23 @@ pub struct DecodeError {
 }
 
 /// The cause of a [`DecodeError`].
+///
+/// ```
+/// use events::{decode, DecodeErrorKind, Event};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Event, Serialize, Deserialize)]
+/// struct VendorSynced { vendor_id: u32 }
+///
+/// let bytes = br#"{"specversion":"1.0","id":"1","source":"erp","type":"VendorSynced","data":{"vendor_id":"twelve"}}"#;
+/// match decode(bytes).unwrap_err().kind() {
+///     DecodeErrorKind::Payload { name, error, .. } => {
+///         assert_eq!(*name, "VendorSynced");
+///         assert!(error.to_string().starts_with("invalid type: string \"twelve\""));
+///     }
+///     other => panic!("expected a payload error, got {other:?}"),
+/// }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum DecodeErrorKind {
@@ -242,7 +385,10 @@ pub enum DecodeErrorKind {
         version: u32,
         /// The Rust type the payload was decoded into.
         rust_type: &'static str,
-        /// The deserialisation error, which names the field.
+        /// The path of the offending field inside `data`, such as
+        /// `lines[2].quantity`, when the error is inside a field.
+        field: Option<String>,
+        /// The deserialisation error.
         error: serde_json::Error,
     },
 }
@@ -256,22 +402,58 @@ impl DecodeError {
     }
 
     /// Returns the cause.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2)] struct VendorSynced { vendor_id: u32 }
+    /// # use events::DecodeErrorKind;
+    /// let bytes = br#"{"specversion":"1.0","id":"1","source":"erp","type":"VendorSynced","dataversion":5}"#;
+    /// let error = events::decode(bytes).unwrap_err();
+    /// let DecodeErrorKind::UnknownEvent { known_versions, .. } = error.kind() else { unreachable!() };
+    /// assert_eq!(known_versions, &[2]);
+    /// ```
     pub fn kind(&self) -> &DecodeErrorKind {
         &self.kind
     }
 
     /// Returns the input bytes that failed to decode.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2)] struct VendorSynced { vendor_id: u32 }
+    /// let bytes = br#"{"specversion":"1.0","id":"1","source":"erp"}"#;
+    /// let error = events::decode(bytes).unwrap_err();
+    /// assert_eq!(error.raw(), bytes);
+    /// ```
     pub fn raw(&self) -> &[u8] {
         &self.raw
     }
 
     /// Returns the input bytes that failed to decode, consuming the error.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2)] struct VendorSynced { vendor_id: u32 }
+    /// let bytes = br#"{"specversion":"1.0","id":"1","source":"erp"}"#;
+    /// let dead_letter: Vec<u8> = events::decode(bytes).unwrap_err().into_raw();
+    /// assert_eq!(dead_letter, bytes);
+    /// ```
     pub fn into_raw(self) -> Vec<u8> {
         self.raw
     }
 
     /// Returns a short label of the cause, such as `unknown event` or
     /// `invalid payload`, for counting failures by reason.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2)] struct VendorSynced { vendor_id: u32 }
+    /// let reason = |bytes: &[u8]| events::decode(bytes).unwrap_err().reason();
+    /// assert_eq!(reason(b"not json"), "malformed JSON");
+    /// assert_eq!(reason(br#"{"specversion":"1.0","id":"1","source":"erp"}"#), "invalid attribute");
+    /// assert_eq!(reason(br#"{"specversion":"1.0","id":"1","source":"erp","type":"VendorDeleted"}"#), "unknown event");
+    /// assert_eq!(reason(br#"{"specversion":"1.0","id":"1","source":"erp","type":"VendorSynced"}"#), "unknown version");
+    /// ```
     pub fn reason(&self) -> &'static str {
         match &self.kind {
             DecodeErrorKind::TooLarge { .. } => "too large",
@@ -293,7 +475,10 @@ impl fmt::Display for DecodeError {
                 f,
                 "event of {size} bytes is larger than the limit of {limit} bytes; raise it with `Decoder::max_size` if such events are expected"
             ),
-            DecodeErrorKind::Json(error) => write!(f, "invalid CloudEvents JSON: {error}"),
+            DecodeErrorKind::Json(error) => write!(
+                f,
+                "invalid CloudEvents JSON: {error}; send one JSON object per event, or a JSON array for a batch"
+            ),
             DecodeErrorKind::Attribute(error) => fmt::Display::fmt(error, f),
             DecodeErrorKind::UnknownEvent {
                 name,
@@ -319,11 +504,25 @@ impl fmt::Display for DecodeError {
                 name,
                 version,
                 rust_type,
+                field,
                 error,
-            } => write!(
-                f,
-                "invalid `data` for event `{name}` version {version} (`{rust_type}`): {error}"
-            ),
+            } => {
+                write!(f, "invalid `data` for event `{name}` version {version}")?;
+                if let Some(field) = field {
+                    write!(f, " at field `{field}`")?;
+                }
+                // serde_json counts lines and columns inside the `data` text,
+                // not the whole event, so the position is labelled as such.
+                let message = error.to_string();
+                let position = format!(" at line {} column {}", error.line(), error.column());
+                let message = message.strip_suffix(&position).unwrap_or(&message);
+                write!(
+                    f,
+                    ": {message} (line {}, column {} of `data`); the payload must deserialise into `{rust_type}`",
+                    error.line(),
+                    error.column()
+                )
+            }
         }
     }
 }
@@ -362,6 +561,14 @@ impl Default for Decoder<'static> {
 
 impl Decoder<'static> {
     /// Creates a decoder over the program-wide registry with the default limits.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2)] struct VendorSynced { vendor_id: u32 }
+    /// let bytes = br#"{"specversion":"1.0","id":"sync-1","source":"erp","type":"VendorSynced","dataversion":2,"data":{"vendor_id":12}}"#;
+    /// let envelope = events::Decoder::new().decode(bytes).unwrap();
+    /// assert_eq!(envelope.payload::<VendorSynced>().unwrap().vendor_id, 12);
+    /// ```
     pub fn new() -> Self {
         Decoder {
             registry: None,
@@ -374,6 +581,19 @@ impl Decoder<'static> {
 impl<'r> Decoder<'r> {
     /// Creates a decoder that looks events up in `registry` instead of the
     /// program-wide one.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2)] struct VendorSynced { vendor_id: u32 }
+    /// use events::{registry::Registry, Decoder};
+    ///
+    /// # #[derive(Event, Serialize, Deserialize)] struct VendorDeleted { vendor_id: u32 }
+    /// let registry = Registry::new([VendorSynced::info()]).unwrap();
+    /// let decoder = Decoder::with_registry(&registry);
+    /// let bytes = br#"{"specversion":"1.0","id":"1","source":"erp","type":"VendorDeleted","data":{"vendor_id":12}}"#;
+    /// assert_eq!(decoder.decode(bytes).unwrap_err().reason(), "unknown event");
+    /// assert!(events::decode(bytes).is_ok());
+    /// ```
     pub fn with_registry(registry: &'r Registry) -> Self {
         Decoder {
             registry: Some(registry),
@@ -383,12 +603,27 @@ impl<'r> Decoder<'r> {
     }
 
     /// Sets the largest single event accepted, in bytes.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2)] struct VendorSynced { vendor_id: u32 }
+    /// let decoder = events::Decoder::new().max_size(32);
+    /// let error = decoder.decode(br#"{"specversion":"1.0","id":"sync-1","source":"erp"}"#).unwrap_err();
+    /// assert_eq!(error.to_string(), "event of 50 bytes is larger than the limit of 32 bytes; raise it with `Decoder::max_size` if such events are expected");
+    /// ```
     pub fn max_size(mut self, bytes: usize) -> Self {
         self.max_size = bytes;
         self
     }
 
     /// Sets the largest batch accepted, in bytes.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2)] struct VendorSynced { vendor_id: u32 }
+    /// let decoder = events::Decoder::new().max_batch_size(1);
+    /// assert_eq!(decoder.decode_batch(b"[]").unwrap_err().reason(), "too large");
+    /// ```
     pub fn max_batch_size(mut self, bytes: usize) -> Self {
         self.max_batch_size = bytes;
         self
@@ -407,6 +642,14 @@ impl<'r> Decoder<'r> {
     ///
     /// Panics if two event types share a name and version (see
     /// [`registry::validate`]).
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2)] struct VendorSynced { vendor_id: u32 }
+    /// let bytes = br#"{"specversion":"1.0","id":"sync-1","source":"erp","type":"VendorSynced","dataversion":2,"data":{"vendor_id":12}}"#;
+    /// let envelope = events::Decoder::new().max_size(4096).decode(bytes).unwrap();
+    /// assert_eq!(envelope.name(), "VendorSynced");
+    /// ```
     pub fn decode(&self, bytes: &[u8]) -> Result<DynEnvelope, DecodeError> {
         if bytes.len() > self.max_size {
             let kind = DecodeErrorKind::TooLarge {
@@ -460,7 +703,7 @@ impl<'r> Decoder<'r> {
             (Some(raw), _) => PayloadSource::Json(raw.get()),
             (None, Some(bytes)) => PayloadSource::Bytes {
                 bytes,
-                is_json: checked.base64_is_json(),
+                form: checked.base64_form(),
             },
             (None, None) => PayloadSource::Absent,
         };
@@ -472,7 +715,8 @@ impl<'r> Decoder<'r> {
                 name: info.name(),
                 version: info.version(),
                 rust_type: info.rust_type(),
-                error,
+                field: error.field,
+                error: error.error,
             })?;
 
         let received = match (data, checked.data_base64) {

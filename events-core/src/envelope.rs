@@ -1,4 +1,42 @@
 //! Envelopes: an event payload with its identity, time, origin and causal links.
+//!
+//! A bus links an event emitted from inside a handler to the event being
+//! handled: the follow-up gets that event's id as its causation id, and the
+//! correlation id of the chain.
+//!
+//! ```
+//! use events::{on, Bus, Envelope, Event, EventId};
+//! use serde::{Deserialize, Serialize};
+//! use std::sync::Mutex;
+//!
+//! #[derive(Event, Serialize, Deserialize)]
+//! struct OrderPlaced { order_id: u64 }
+//!
+//! #[derive(Event, Serialize, Deserialize)]
+//! struct StockReserved { order_id: u64 }
+//!
+//! static LINKS: Mutex<Option<(EventId, EventId)>> = Mutex::new(None);
+//!
+//! #[on(OrderPlaced)]
+//! fn reserve_stock(order: &OrderPlaced) {
+//!     Bus::new().emit(StockReserved { order_id: order.order_id });
+//! }
+//!
+//! #[on(StockReserved)]
+//! fn record_links(reserved: &Envelope<StockReserved>) {
+//!     let correlation = reserved.correlation_id().unwrap().clone();
+//!     let causation = reserved.causation_id().unwrap().clone();
+//!     *LINKS.lock().unwrap() = Some((correlation, causation));
+//! }
+//!
+//! let order = Envelope::new(OrderPlaced { order_id: 7 });
+//! let order_id = order.id().clone();
+//! assert!(Bus::new().emit_envelope(order).is_ok());
+//!
+//! let (correlation, causation) = LINKS.lock().unwrap().take().unwrap();
+//! assert_eq!(causation, order_id);
+//! assert_eq!(correlation, order_id);
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,7 +48,28 @@ use uuid::Uuid;
 use crate::event::Event;
 
 /// The source used when a bus or an envelope was given none.
+///
+/// ```
+/// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+/// use events::envelope::DEFAULT_SOURCE;
+///
+/// assert_eq!(Envelope::new(OrderPlaced { order_id: 7 }).source(), DEFAULT_SOURCE);
+/// assert_eq!(events::Bus::new().source(), DEFAULT_SOURCE);
+/// ```
 pub const DEFAULT_SOURCE: &str = "urn:events:local";
+
+/// Returns the shared [`DEFAULT_SOURCE`] text, so that unset sources cost no
+/// allocation and a bus can tell them from a source set by the caller.
+pub(crate) fn default_source() -> Arc<str> {
+    static DEFAULT: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+    Arc::clone(DEFAULT.get_or_init(|| Arc::from(DEFAULT_SOURCE)))
+}
+
+/// Returns whether a source is the shared default, never set by the caller.
+pub(crate) fn is_default_source(source: &Arc<str>) -> bool {
+    Arc::ptr_eq(source, &default_source())
+}
 
 /// The identifier of an event: a UUIDv7 for events created here, or the
 /// string an external producer chose.
@@ -206,58 +265,145 @@ impl Metadata {
     }
 
     /// Returns the event id (`id`).
+    ///
+    /// ```
+    /// # use events::{Envelope, Event, EventId}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 }).with_id("order-7-placed");
+    /// assert_eq!(envelope.metadata().id(), &EventId::from("order-7-placed"));
+    /// ```
     pub fn id(&self) -> &EventId {
         &self.id
     }
 
     /// Returns when the event happened (`time`), with nanosecond precision.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let time = "2026-01-02T03:04:05.123456789Z".parse().unwrap();
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 }).with_time(time);
+    /// assert_eq!(envelope.metadata().time().timestamp_subsec_nanos(), 123_456_789);
+    /// ```
     pub fn time(&self) -> DateTime<Utc> {
         self.time
     }
 
     /// Returns the context in which the event happened (`source`), a URI-reference.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 }).with_source("https://shop.example/orders");
+    /// assert_eq!(envelope.metadata().source(), "https://shop.example/orders");
+    /// ```
     pub fn source(&self) -> &str {
         &self.source
     }
 
     /// Returns the subject of the event within its source (`subject`), such as an order id.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 });
+    /// assert_eq!(envelope.metadata().subject(), None);
+    /// assert_eq!(envelope.with_subject("order-7").metadata().subject(), Some("order-7"));
+    /// ```
     pub fn subject(&self) -> Option<&str> {
         self.subject.as_deref()
     }
 
     /// Returns the event name (`type`).
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 });
+    /// assert_eq!(envelope.metadata().name(), "OrderPlaced");
+    /// ```
     pub fn name(&self) -> &'static str {
         self.name
     }
 
     /// Returns the payload version (extension `dataversion`).
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 });
+    /// assert_eq!(envelope.metadata().version(), 1);
+    /// ```
     pub fn version(&self) -> u32 {
         self.version
     }
 
     /// Returns the URI of the payload's schema (`dataschema`), when one was given.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 })
+    ///     .with_dataschema("https://shop.example/schemas/order-placed-v1.json");
+    /// assert_eq!(envelope.metadata().dataschema(), Some("https://shop.example/schemas/order-placed-v1.json"));
+    /// ```
     pub fn dataschema(&self) -> Option<&str> {
         self.dataschema.as_deref()
     }
 
     /// Returns the id shared by every event of one causal chain (extension
     /// `correlationid`); an event that starts a chain has none.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event, EventId}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 });
+    /// assert_eq!(envelope.metadata().correlation_id(), None);
+    /// let envelope = envelope.with_correlation_id("checkout-42");
+    /// assert_eq!(envelope.metadata().correlation_id(), Some(&EventId::from("checkout-42")));
+    /// ```
     pub fn correlation_id(&self) -> Option<&EventId> {
         self.correlation_id.as_ref()
     }
 
     /// Returns the id of the event whose handler emitted this one (extension `causationid`).
+    ///
+    /// ```
+    /// # use events::{Envelope, Event, EventId}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 }).with_causation_id("cart-checked-out-7");
+    /// assert_eq!(envelope.metadata().causation_id(), Some(&EventId::from("cart-checked-out-7")));
+    /// ```
     pub fn causation_id(&self) -> Option<&EventId> {
         self.causation_id.as_ref()
     }
 
     /// Returns the correlation id, or the event's own id when it starts a chain.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let first = Envelope::new(OrderPlaced { order_id: 7 });
+    /// assert_eq!(first.metadata().correlation_or_id(), first.id());
+    /// let follow_up = Envelope::new(OrderPlaced { order_id: 8 }).with_correlation_id(first.id().clone());
+    /// assert_eq!(follow_up.metadata().correlation_or_id(), first.id());
+    /// ```
     pub fn correlation_or_id(&self) -> &EventId {
         self.correlation_id.as_ref().unwrap_or(&self.id)
     }
 
     /// Returns the extension attributes other than `dataversion`, `correlationid`
     /// and `causationid`, ordered by name.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 })
+    ///     .with_extension("tenant", "acme")
+    ///     .with_extension("attempt", 2);
+    /// let names: Vec<&str> = envelope.metadata().extensions().keys().map(String::as_str).collect();
+    /// assert_eq!(names, ["attempt", "tenant"]);
+    /// ```
     pub fn extensions(&self) -> &BTreeMap<String, ExtensionValue> {
         &self.extensions
     }
@@ -310,12 +456,7 @@ impl<E: Event> Envelope<E> {
     pub fn new(payload: E) -> Self {
         Self::from_parts(
             payload,
-            Metadata::new(
-                E::NAME,
-                E::VERSION,
-                EventId::new(),
-                Arc::from(DEFAULT_SOURCE),
-            ),
+            Metadata::new(E::NAME, E::VERSION, EventId::new(), default_source()),
         )
     }
 
@@ -326,66 +467,166 @@ impl<E: Event> Envelope<E> {
 
 impl<E> Envelope<E> {
     /// Returns the payload.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 });
+    /// assert_eq!(envelope.payload().order_id, 7);
+    /// ```
     pub fn payload(&self) -> &E {
         &self.payload
     }
 
     /// Returns the payload, dropping the metadata.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let order: OrderPlaced = Envelope::new(OrderPlaced { order_id: 7 }).into_payload();
+    /// assert_eq!(order.order_id, 7);
+    /// ```
     pub fn into_payload(self) -> E {
         self.payload
     }
 
     /// Returns the metadata.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 }).with_subject("order-7");
+    /// assert_eq!(envelope.metadata().subject(), Some("order-7"));
+    /// ```
     pub fn metadata(&self) -> &Metadata {
         &self.metadata
     }
 
     /// Splits the envelope into its metadata and payload.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let (metadata, order) = Envelope::new(OrderPlaced { order_id: 7 }).into_parts();
+    /// assert_eq!(metadata.name(), "OrderPlaced");
+    /// assert_eq!(order.order_id, 7);
+    /// ```
     pub fn into_parts(self) -> (Metadata, E) {
         (self.metadata, self.payload)
     }
 
     /// Returns the event id.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 });
+    /// assert!(envelope.id().as_uuid().is_some());
+    /// assert_eq!(envelope.with_id("order-7-placed").id().to_string(), "order-7-placed");
+    /// ```
     pub fn id(&self) -> &EventId {
         &self.metadata.id
     }
 
     /// Returns when the event happened.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let time = "2026-01-02T03:04:05Z".parse().unwrap();
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 }).with_time(time);
+    /// assert_eq!(envelope.time().to_rfc3339(), "2026-01-02T03:04:05+00:00");
+    /// ```
     pub fn time(&self) -> DateTime<Utc> {
         self.metadata.time
     }
 
     /// Returns the source, a URI-reference naming the producer.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 }).with_source("https://shop.example/orders");
+    /// assert_eq!(envelope.source(), "https://shop.example/orders");
+    /// ```
     pub fn source(&self) -> &str {
         &self.metadata.source
     }
 
     /// Returns the subject within the source, when one was set.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 });
+    /// assert_eq!(envelope.subject(), None);
+    /// assert_eq!(envelope.with_subject("order-7").subject(), Some("order-7"));
+    /// ```
     pub fn subject(&self) -> Option<&str> {
         self.metadata.subject.as_deref()
     }
 
     /// Returns the event name.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(name = "shop.order.shipped")] struct OrderShipped;
+    /// let envelope = Envelope::new(OrderShipped);
+    /// assert_eq!(envelope.name(), "shop.order.shipped");
+    /// ```
     pub fn name(&self) -> &'static str {
         self.metadata.name
     }
 
     /// Returns the payload version.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 3)] struct OrderShipped;
+    /// let envelope = Envelope::new(OrderShipped);
+    /// assert_eq!(envelope.version(), 3);
+    /// ```
     pub fn version(&self) -> u32 {
         self.metadata.version
     }
 
     /// Returns the correlation id; an event that starts a chain has none.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event, EventId}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 });
+    /// assert_eq!(envelope.correlation_id(), None);
+    /// let envelope = envelope.with_correlation_id("checkout-42");
+    /// assert_eq!(envelope.correlation_id(), Some(&EventId::from("checkout-42")));
+    /// ```
     pub fn correlation_id(&self) -> Option<&EventId> {
         self.metadata.correlation_id.as_ref()
     }
 
     /// Returns the id of the event whose handler emitted this one.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event, EventId}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 }).with_causation_id("cart-checked-out-7");
+    /// assert_eq!(envelope.causation_id(), Some(&EventId::from("cart-checked-out-7")));
+    /// ```
     pub fn causation_id(&self) -> Option<&EventId> {
         self.metadata.causation_id.as_ref()
     }
 
     /// Returns the extension attributes, ordered by name.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// # use events::ExtensionValue;
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 }).with_extension("partition", 3);
+    /// assert_eq!(envelope.extensions()["partition"], ExtensionValue::Integer(3));
+    /// ```
     pub fn extensions(&self) -> &BTreeMap<String, ExtensionValue> {
         &self.metadata.extensions
     }
@@ -418,18 +659,43 @@ impl<E> Envelope<E> {
     }
 
     /// Replaces the source, a URI-reference such as `https://shop.example/orders`.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 }).with_source("https://shop.example/orders");
+    /// let json = serde_json::to_value(&envelope).unwrap();
+    /// assert_eq!(json["source"], "https://shop.example/orders");
+    /// ```
     pub fn with_source(mut self, source: impl AsRef<str>) -> Self {
         self.metadata.source = Arc::from(source.as_ref());
         self
     }
 
     /// Sets the subject, such as the id of the order the event is about.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 }).with_subject("order-7");
+    /// let json = serde_json::to_value(&envelope).unwrap();
+    /// assert_eq!(json["subject"], "order-7");
+    /// ```
     pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
         self.metadata.subject = Some(subject.into());
         self
     }
 
     /// Sets the URI of the payload's schema.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 })
+    ///     .with_dataschema("https://shop.example/schemas/order-placed-v1.json");
+    /// let json = serde_json::to_value(&envelope).unwrap();
+    /// assert_eq!(json["dataschema"], "https://shop.example/schemas/order-placed-v1.json");
+    /// ```
     pub fn with_dataschema(mut self, uri: impl Into<String>) -> Self {
         self.metadata.dataschema = Some(uri.into());
         self
@@ -437,6 +703,14 @@ impl<E> Envelope<E> {
 
     /// Sets the correlation id. A bus keeps an id set here instead of the
     /// one it would inherit from the emitting handler's event.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 }).with_correlation_id("checkout-42");
+    /// let json = serde_json::to_value(&envelope).unwrap();
+    /// assert_eq!(json["correlationid"], "checkout-42");
+    /// ```
     pub fn with_correlation_id(mut self, id: impl Into<EventId>) -> Self {
         self.metadata.correlation_id = Some(id.into());
         self
@@ -444,6 +718,14 @@ impl<E> Envelope<E> {
 
     /// Sets the causation id. A bus keeps an id set here instead of the
     /// emitting handler's event id.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let envelope = Envelope::new(OrderPlaced { order_id: 7 }).with_causation_id("cart-checked-out-7");
+    /// let json = serde_json::to_value(&envelope).unwrap();
+    /// assert_eq!(json["causationid"], "cart-checked-out-7");
+    /// ```
     pub fn with_causation_id(mut self, id: impl Into<EventId>) -> Self {
         self.metadata.causation_id = Some(id.into());
         self

@@ -39,13 +39,44 @@ use serde::Serialize;
 )]
 pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The stable name, written to the CloudEvents `type` attribute.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct OrderPlaced;
+    /// assert_eq!(OrderPlaced::NAME, "OrderPlaced");
+    /// ```
     const NAME: &'static str;
     /// The payload version, starting at 1.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// #[event(version = 2)]
+    /// struct OrderPlaced { order_id: u64, currency: String }
+    /// assert_eq!(OrderPlaced::VERSION, 2);
+    /// ```
     const VERSION: u32;
     /// Whether the event stays inside its service or crosses service boundaries.
+    ///
+    /// ```
+    /// # use events::{Event, EventKind}; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// #[event(kind = "integration")]
+    /// struct OrderPlaced;
+    /// assert_eq!(OrderPlaced::KIND, EventKind::Integration);
+    /// ```
     const KIND: EventKind;
 
     /// Returns the registered description of this event.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct OrderPlaced;
+    /// let info = OrderPlaced::info();
+    /// assert!(std::ptr::eq(info, events::registry::of::<OrderPlaced>().unwrap()));
+    /// ```
     fn info() -> &'static EventInfo;
 }
 
@@ -306,16 +337,43 @@ pub struct FieldInfo {
 impl FieldInfo {
     /// Returns the field name without a raw-identifier prefix (`r#type` is `type`),
     /// or its index for tuple structs.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct PageViewed { r#type: String }
+    /// assert_eq!(PageViewed::info().fields()[0].name(), "type");
+    /// ```
     pub fn name(&self) -> &'static str {
         self.name
     }
 
     /// Returns the field type as written in the source, with normalised spacing.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct CartUpdated { quantities: std::collections::BTreeMap < String , u32 > }
+    /// assert_eq!(CartUpdated::info().fields()[0].ty(), "std::collections::BTreeMap<String, u32>");
+    /// ```
     pub fn ty(&self) -> &'static str {
         self.ty
     }
 
     /// Returns the field's doc comment; empty if undocumented.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct InvoicePaid {
+    ///     /// Amount in cents.
+    ///     amount: u64,
+    ///     currency: String,
+    /// }
+    /// let fields = InvoicePaid::info().fields();
+    /// assert_eq!(fields[0].doc(), "Amount in cents.");
+    /// assert_eq!(fields[1].doc(), "");
+    /// ```
     pub fn doc(&self) -> &'static str {
         self.doc
     }

@@ -41,46 +41,137 @@ pub struct HandlerInfo {
 impl HandlerInfo {
     /// Returns the handler name: `#[on(E, name = "...")]`, or else the
     /// function's module path and name.
+    ///
+    /// ```
+    /// # use events::{on, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct PaymentSucceeded;
+    /// #[on(PaymentSucceeded)]
+    /// fn record(_: &PaymentSucceeded) {}
+    ///
+    /// let handler = events::registry::handlers_of::<PaymentSucceeded>().next().unwrap();
+    /// assert_eq!(handler.name(), concat!(module_path!(), "::record"));
+    /// ```
     pub fn name(&self) -> &'static str {
         self.name
     }
 
     /// Returns the function's module path and name.
+    ///
+    /// ```
+    /// # use events::{on, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct PaymentSucceeded;
+    /// #[on(PaymentSucceeded, name = "ledger.record")]
+    /// fn record(_: &PaymentSucceeded) {}
+    ///
+    /// let handler = events::registry::handlers_of::<PaymentSucceeded>().next().unwrap();
+    /// assert_eq!(handler.function(), concat!(module_path!(), "::record"));
+    /// ```
     pub fn function(&self) -> &'static str {
         self.function
     }
 
     /// Returns the priority; handlers with a higher priority run first.
+    ///
+    /// ```
+    /// # use events::{on, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct PaymentSucceeded;
+    /// #[on(PaymentSucceeded, priority = -5)]
+    /// fn archive(_: &PaymentSucceeded) {}
+    ///
+    /// let handler = events::registry::handlers_of::<PaymentSucceeded>().next().unwrap();
+    /// assert_eq!(handler.priority(), -5);
+    /// ```
     pub fn priority(&self) -> i32 {
         self.priority
     }
 
     /// Returns whether the function takes `&Envelope<E>` instead of `&E`.
+    ///
+    /// ```
+    /// # use events::{on, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct PaymentSucceeded;
+    /// #[on(PaymentSucceeded)]
+    /// fn audit(_: &events::Envelope<PaymentSucceeded>) {}
+    ///
+    /// let handler = events::registry::handlers_of::<PaymentSucceeded>().next().unwrap();
+    /// assert!(handler.takes_envelope());
+    /// ```
     pub fn takes_envelope(&self) -> bool {
         self.takes_envelope
     }
 
     /// Returns whether the function is `async`.
+    ///
+    /// ```
+    /// # use events::{on, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct PaymentSucceeded;
+    /// #[on(PaymentSucceeded)]
+    /// async fn notify(_: &PaymentSucceeded) {}
+    ///
+    /// let handler = events::registry::handlers_of::<PaymentSucceeded>().next().unwrap();
+    /// assert!(handler.is_async());
+    /// ```
     pub fn is_async(&self) -> bool {
         matches!(self.call, HandlerFn::Async(_))
     }
 
     /// Returns the description of the event this handler consumes.
+    ///
+    /// ```
+    /// # use events::{on, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct PaymentSucceeded;
+    /// #[on(PaymentSucceeded)]
+    /// fn record(_: &PaymentSucceeded) {}
+    ///
+    /// let handler = events::registry::handlers_of::<PaymentSucceeded>().next().unwrap();
+    /// assert_eq!(handler.event().name(), "PaymentSucceeded");
+    /// ```
     pub fn event(&self) -> &'static EventInfo {
         (self.event)()
     }
 
     /// Returns the [`TypeId`] of the event type this handler consumes.
+    ///
+    /// ```
+    /// # use events::{on, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct PaymentSucceeded;
+    /// #[on(PaymentSucceeded)]
+    /// fn record(_: &PaymentSucceeded) {}
+    ///
+    /// let handler = events::registry::handlers_of::<PaymentSucceeded>().next().unwrap();
+    /// assert_eq!(handler.event_type_id(), std::any::TypeId::of::<PaymentSucceeded>());
+    /// ```
     pub fn event_type_id(&self) -> TypeId {
         (self.event_type_id)()
     }
 
     /// Returns the source file of the function, as [`file!`] spells it.
+    ///
+    /// ```
+    /// # use events::{on, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct PaymentSucceeded;
+    /// #[on(PaymentSucceeded)]
+    /// fn record(_: &PaymentSucceeded) {}
+    ///
+    /// let handler = events::registry::handlers_of::<PaymentSucceeded>().next().unwrap();
+    /// assert_eq!(handler.file(), file!());
+    /// ```
     pub fn file(&self) -> &'static str {
         self.file
     }
 
     /// Returns the 1-based line of the function's name.
+    ///
+    /// ```
+    /// # use events::{on, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct PaymentSucceeded;
+    /// #[on(PaymentSucceeded)]
+    /// fn record(_: &PaymentSucceeded) {}
+    /// let declared_on = line!() - 1;
+    ///
+    /// let handler = events::registry::handlers_of::<PaymentSucceeded>().next().unwrap();
+    /// assert_eq!(handler.line(), declared_on);
+    /// ```
     pub fn line(&self) -> u32 {
         self.line
     }
@@ -108,7 +199,7 @@ pub(crate) fn run_order(a: &HandlerInfo, b: &HandlerInfo) -> Ordering {
         .then_with(|| a.function.cmp(b.function))
 }
 
-/// Why a handler did not complete.
+/// The reason a handler did not complete.
 ///
 /// ```
 /// use events::HandlerError;
@@ -119,7 +210,8 @@ pub(crate) fn run_order(a: &HandlerInfo, b: &HandlerInfo) -> Ordering {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum HandlerError {
-    /// The handler returned `Err`; the message is the error's `Display` output.
+    /// The handler returned `Err`. The message is the error's alternate `Display`
+    /// output (`{:#}`), which for `anyhow::Error` includes the chain of causes.
     #[error("{0}")]
     Failed(String),
     /// The handler panicked; the message is the panic payload when it is a string.
@@ -150,6 +242,14 @@ pub enum HandlerError {
 )]
 pub trait HandlerReturn {
     /// Converts the returned value into the handler's outcome.
+    ///
+    /// ```
+    /// use events::{HandlerError, HandlerReturn};
+    ///
+    /// let failed: Result<(), std::num::ParseIntError> = "x".parse::<u8>().map(drop);
+    /// let error = failed.into_handler_result().unwrap_err();
+    /// assert_eq!(error, HandlerError::Failed("invalid digit found in string".into()));
+    /// ```
     fn into_handler_result(self) -> Result<(), HandlerError>;
 }
 
@@ -161,7 +261,7 @@ impl HandlerReturn for () {
 
 impl<E: fmt::Display> HandlerReturn for Result<(), E> {
     fn into_handler_result(self) -> Result<(), HandlerError> {
-        self.map_err(|error| HandlerError::Failed(error.to_string()))
+        self.map_err(|error| HandlerError::Failed(format!("{error:#}")))
     }
 }
 
@@ -175,8 +275,8 @@ pub(crate) enum HandlerFn {
     Async(for<'a> fn(Input<'a>) -> BoxFuture<'a>),
 }
 
-/// What a bus hands to a handler's entry point: the bare payload `E`, or an
-/// `Envelope<E>` when any handler of the event needs the metadata.
+/// The input a bus hands to a handler's entry point: the bare payload `E`, or
+/// an `Envelope<E>` when any handler of the event needs the metadata.
 #[doc(hidden)]
 #[derive(Clone, Copy)]
 pub enum Input<'a> {

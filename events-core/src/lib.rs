@@ -54,6 +54,20 @@ pub use envelope::{Envelope, EventId, ExtensionValue, Metadata};
 pub use event::{Event, EventInfo, EventKind, FieldInfo};
 pub use handler::{HandlerError, HandlerInfo, HandlerReturn};
 
+/// The date and time library of [`Envelope::time`], re-exported so that
+/// applications name `chrono::DateTime<chrono::Utc>` without a version clash.
+///
+/// ```
+/// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+/// use events::chrono::{DateTime, TimeZone, Utc};
+///
+/// let placed_at: DateTime<Utc> = Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).unwrap();
+/// let envelope = Envelope::new(OrderPlaced { order_id: 7 }).with_time(placed_at);
+/// assert_eq!(envelope.time(), placed_at);
+/// ```
+pub use chrono;
+
 // Not public API. Used by generated code.
 #[doc(hidden)]
 pub mod __private {

@@ -95,11 +95,32 @@ impl Registry {
     }
 
     /// Returns every event, ordered by name and then version.
+    ///
+    /// ```
+    /// # use events::{registry::Registry, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced", version = 1)] struct OrderPlacedV1;
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced", version = 2)] struct OrderPlacedV2;
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderShipped;
+    /// let registry = Registry::new([OrderShipped::info(), OrderPlacedV2::info(), OrderPlacedV1::info()]).unwrap();
+    /// let listed: Vec<_> = registry.all().iter().map(|e| (e.name(), e.version())).collect();
+    /// assert_eq!(listed, [("OrderPlaced", 1), ("OrderPlaced", 2), ("OrderShipped", 1)]);
+    /// ```
     pub fn all(&self) -> &[&'static EventInfo] {
         &self.sorted
     }
 
     /// Returns the event with this name and version.
+    ///
+    /// ```
+    /// # use events::{registry::Registry, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced", version = 1)] struct OrderPlacedV1;
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced", version = 2)] struct OrderPlacedV2;
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderShipped;
+    /// let registry = Registry::new([OrderShipped::info(), OrderPlacedV2::info(), OrderPlacedV1::info()]).unwrap();
+    /// let info = registry.find("OrderPlaced", 1).unwrap();
+    /// assert!(info.rust_type().ends_with("OrderPlacedV1"));
+    /// assert!(registry.find("OrderPlaced", 3).is_none());
+    /// ```
     pub fn find(&self, name: &str, version: u32) -> Option<&'static EventInfo> {
         self.versions(name)
             .iter()
@@ -108,11 +129,31 @@ impl Registry {
     }
 
     /// Returns the highest version registered under this name.
+    ///
+    /// ```
+    /// # use events::{registry::Registry, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced", version = 1)] struct OrderPlacedV1;
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced", version = 2)] struct OrderPlacedV2;
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderShipped;
+    /// let registry = Registry::new([OrderShipped::info(), OrderPlacedV2::info(), OrderPlacedV1::info()]).unwrap();
+    /// assert_eq!(registry.latest("OrderPlaced").unwrap().version(), 2);
+    /// assert!(registry.latest("OrderCancelled").is_none());
+    /// ```
     pub fn latest(&self, name: &str) -> Option<&'static EventInfo> {
         self.versions(name).last().copied()
     }
 
     /// Returns every version registered under this name, lowest first.
+    ///
+    /// ```
+    /// # use events::{registry::Registry, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced", version = 1)] struct OrderPlacedV1;
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced", version = 2)] struct OrderPlacedV2;
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderShipped;
+    /// let registry = Registry::new([OrderShipped::info(), OrderPlacedV2::info(), OrderPlacedV1::info()]).unwrap();
+    /// let versions: Vec<u32> = registry.versions("OrderPlaced").iter().map(|e| e.version()).collect();
+    /// assert_eq!(versions, [1, 2]);
+    /// ```
     pub fn versions(&self, name: &str) -> &[&'static EventInfo] {
         match self.by_name.get(name) {
             Some(&(start, end)) => &self.sorted[start..end],
@@ -121,11 +162,31 @@ impl Registry {
     }
 
     /// Returns the description registered for the Rust type `E`.
+    ///
+    /// ```
+    /// # use events::{registry::Registry, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced", version = 1)] struct OrderPlacedV1;
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced", version = 2)] struct OrderPlacedV2;
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderShipped;
+    /// let registry = Registry::new([OrderPlacedV1::info()]).unwrap();
+    /// assert_eq!(registry.of::<OrderPlacedV1>().unwrap().version(), 1);
+    /// assert!(registry.of::<OrderShipped>().is_none());
+    /// ```
     pub fn of<E: Event>(&self) -> Option<&'static EventInfo> {
         self.by_type.get(&TypeId::of::<E>()).copied()
     }
 
     /// Returns the description registered for this [`TypeId`].
+    ///
+    /// ```
+    /// # use events::{registry::Registry, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced", version = 1)] struct OrderPlacedV1;
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced", version = 2)] struct OrderPlacedV2;
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderShipped;
+    /// let registry = Registry::new([OrderShipped::info(), OrderPlacedV2::info(), OrderPlacedV1::info()]).unwrap();
+    /// let info = registry.by_type_id(std::any::TypeId::of::<OrderPlacedV2>()).unwrap();
+    /// assert_eq!((info.name(), info.version()), ("OrderPlaced", 2));
+    /// ```
     pub fn by_type_id(&self, type_id: TypeId) -> Option<&'static EventInfo> {
         self.by_type.get(&type_id).copied()
     }
@@ -142,8 +203,19 @@ impl fmt::Debug for Registry {
 /// Two or more event types registered under the same name and version.
 ///
 /// ```
-/// // A program whose events are all distinct validates cleanly.
-/// assert!(events::registry::validate().is_ok());
+/// use events::{registry::Registry, Event};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Event, Serialize, Deserialize)]
+/// #[event(name = "OrderPlaced")]
+/// struct LegacyOrderPlaced;
+///
+/// #[derive(Event, Serialize, Deserialize)]
+/// #[event(name = "OrderPlaced")]
+/// struct OrderPlaced;
+///
+/// let error = Registry::new([LegacyOrderPlaced::info(), OrderPlaced::info()]).unwrap_err();
+/// assert!(error.to_string().contains("event `OrderPlaced` version 1 is registered by both"));
 /// ```
 #[derive(Clone, Debug)]
 pub struct RegistryError {
@@ -152,6 +224,15 @@ pub struct RegistryError {
 
 impl RegistryError {
     /// Returns each clashing pair, ordered by name and version.
+    ///
+    /// ```
+    /// # use events::{registry::Registry, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced")] struct LegacyOrderPlaced;
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced")] struct OrderPlaced;
+    /// let error = Registry::new([LegacyOrderPlaced::info(), OrderPlaced::info()]).unwrap_err();
+    /// assert_eq!(error.duplicates().len(), 1);
+    /// assert_eq!(error.duplicates()[0].infos().0.name(), "OrderPlaced");
+    /// ```
     pub fn duplicates(&self) -> &[Duplicate] {
         &self.duplicates
     }
@@ -173,6 +254,15 @@ impl fmt::Display for RegistryError {
 impl std::error::Error for RegistryError {}
 
 /// One pair of event types that share a name and version.
+///
+/// ```
+/// # use events::{registry::Registry, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced")] struct LegacyOrderPlaced;
+/// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced")] struct OrderPlaced;
+/// let error = Registry::new([LegacyOrderPlaced::info(), OrderPlaced::info()]).unwrap_err();
+/// let duplicate = &error.duplicates()[0];
+/// assert!(duplicate.to_string().starts_with("event `OrderPlaced` version 1 is registered by both"));
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Duplicate {
     first: &'static EventInfo,
@@ -181,6 +271,16 @@ pub struct Duplicate {
 
 impl Duplicate {
     /// Returns both descriptions, ordered by Rust type path.
+    ///
+    /// ```
+    /// # use events::{registry::Registry, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced")] struct LegacyOrderPlaced;
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced")] struct OrderPlaced;
+    /// let error = Registry::new([OrderPlaced::info(), LegacyOrderPlaced::info()]).unwrap_err();
+    /// let (first, second) = error.duplicates()[0].infos();
+    /// assert!(first.rust_type().ends_with("::LegacyOrderPlaced"));
+    /// assert!(second.rust_type().ends_with("::OrderPlaced"));
+    /// ```
     pub fn infos(&self) -> (&'static EventInfo, &'static EventInfo) {
         (self.first, self.second)
     }
@@ -247,9 +347,11 @@ pub fn validate() -> Result<(), RegistryError> {
 /// Panics if two event types share a name and version (see [`validate`]).
 ///
 /// ```
-/// for info in events::registry::all() {
-///     println!("{} v{} ({})", info.name(), info.version(), info.kind());
-/// }
+/// # use events::Event; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+/// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2)] struct CartCleared;
+/// let listed: Vec<_> = events::registry::all().iter().map(|e| (e.name(), e.version())).collect();
+/// assert_eq!(listed, [("CartCleared", 2), ("OrderPlaced", 1)]);
 /// ```
 pub fn all() -> &'static [&'static EventInfo] {
     global().all()
@@ -262,7 +364,11 @@ pub fn all() -> &'static [&'static EventInfo] {
 /// Panics if two event types share a name and version (see [`validate`]).
 ///
 /// ```
-/// assert!(events::registry::find("NoSuchEvent", 1).is_none());
+/// # use events::Event; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] #[event(name = "shop.order.placed")] struct OrderPlaced;
+/// let info = events::registry::find("shop.order.placed", 1).unwrap();
+/// assert_eq!(info.rust_type(), std::any::type_name::<OrderPlaced>());
+/// assert!(events::registry::find("shop.order.placed", 2).is_none());
 /// ```
 pub fn find(name: &str, version: u32) -> Option<&'static EventInfo> {
     global().find(name, version)
@@ -275,6 +381,10 @@ pub fn find(name: &str, version: u32) -> Option<&'static EventInfo> {
 /// Panics if two event types share a name and version (see [`validate`]).
 ///
 /// ```
+/// # use events::Event; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced", version = 1)] struct OrderPlacedV1;
+/// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced", version = 2)] struct OrderPlacedV2;
+/// assert_eq!(events::registry::latest("OrderPlaced").unwrap().version(), 2);
 /// assert!(events::registry::latest("NoSuchEvent").is_none());
 /// ```
 pub fn latest(name: &str) -> Option<&'static EventInfo> {
@@ -288,6 +398,11 @@ pub fn latest(name: &str) -> Option<&'static EventInfo> {
 /// Panics if two event types share a name and version (see [`validate`]).
 ///
 /// ```
+/// # use events::Event; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced", version = 1)] struct OrderPlacedV1;
+/// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced", version = 2)] struct OrderPlacedV2;
+/// let versions: Vec<u32> = events::registry::versions("OrderPlaced").iter().map(|e| e.version()).collect();
+/// assert_eq!(versions, [1, 2]);
 /// assert!(events::registry::versions("NoSuchEvent").is_empty());
 /// ```
 pub fn versions(name: &str) -> &'static [&'static EventInfo] {
@@ -316,9 +431,17 @@ pub fn of<E: Event>() -> Option<&'static EventInfo> {
 /// then run order (priority, highest first, then handler name).
 ///
 /// ```
-/// for handler in events::registry::handlers() {
-///     println!("{} handles {}", handler.name(), handler.event().name());
-/// }
+/// # use events::{on, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+/// # #[derive(Event, Serialize, Deserialize)] struct CartCleared;
+/// #[on(OrderPlaced, name = "reserve_stock")]
+/// fn reserve_stock(_: &OrderPlaced) {}
+///
+/// #[on(CartCleared, name = "release_stock")]
+/// fn release_stock(_: &CartCleared) {}
+///
+/// let listed: Vec<_> = events::registry::handlers().iter().map(|h| (h.event().name(), h.name())).collect();
+/// assert_eq!(listed, [("CartCleared", "release_stock"), ("OrderPlaced", "reserve_stock")]);
 /// ```
 pub fn handlers() -> &'static [&'static HandlerInfo] {
     static HANDLERS: OnceLock<Vec<&'static HandlerInfo>> = OnceLock::new();

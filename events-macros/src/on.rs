@@ -12,7 +12,7 @@ use crate::attr::{Errors, OnOptions};
 use crate::derive_event::{cfg_attrs, line_of};
 use crate::krate::runtime_path;
 
-/// How a handler receives its event.
+/// The form in which a handler receives its event.
 enum Param<'a> {
     /// `&E`
     Payload(&'a Type),

@@ -1,0 +1,1061 @@
+//! Summarizes GitHub activity from a GH Archive file. Each record is decoded
+//! as a typed event through the registry and counted by `#[on]` handlers.
+//!
+//! GH Archive (<https://www.gharchive.org>) publishes the public GitHub event
+//! stream as JSON lines, one event record per line. This example maps each
+//! line onto a CloudEvents envelope, decodes the envelope with
+//! [`events::Decoder`] and dispatches it with [`Bus::dispatch`].
+//!
+//! ```text
+//! cargo run --example github_activity -- PATH
+//! cargo run --example github_activity -- PATH --format json
+//! cargo run --example github_activity -- PATH --write-cloudevents envelopes.jsonl
+//! zcat 2015-02-01-0.json.gz | cargo run --example github_activity -- -
+//! ```
+//!
+//! Without a path, or with `-`, the records are read from standard input.
+//!
+//! # From a record to an envelope
+//!
+//! | CloudEvents attribute | value |
+//! |---|---|
+//! | `type` | the record's `type`, such as `PushEvent` |
+//! | `id` | the record's `id`, with a JSON number written as a string |
+//! | `time` | `created_at` as written, so `2015-02-01T00:00:00.00001Z` re-encodes byte for byte |
+//! | `source` | `https://github.com` for every record, taking GitHub's event ids to be unique across GitHub (the 100 ids of the 2015 sample are) |
+//! | `subject` | the repository name `owner/name`, which completes the source to the repository page |
+//! | `data` | the record's `actor`, `repo`, `org` (left out when null or absent), `public` and `payload` |
+//!
+//! The mapper keeps records of every type. The registry decides which types
+//! are known: a record of a type without an event struct here, such as
+//! `GollumEvent`, fails to decode and is counted under `unknown_types`.
+//! Blank lines are skipped. Every other line that does not become a handled
+//! event is counted under `decode_failures`.
+//!
+//! # Report
+//!
+//! The text report is printed by default. `--format json` prints an object
+//! with exactly these keys:
+//!
+//! | key | value |
+//! |---|---|
+//! | `events_total` | number of events dispatched to the handlers |
+//! | `by_type` | object from event type to number of events, ordered by type |
+//! | `push_commits` | number of commit objects in `PushEvent` payloads, which can be less than the sum of `size` because GitHub lists at most 20 per push |
+//! | `distinct_repos` | number of distinct repository names (`repo.name`) |
+//! | `distinct_actors` | number of distinct actor logins (`actor.login`) |
+//! | `top_repos` | array of up to 5 `{"name", "events"}` objects, most events first, ties ordered by name |
+//! | `unknown_types` | `{"total", "by_type", "records"}`: records whose type has no event struct |
+//! | `decode_failures` | `{"total", "by_reason", "records"}`: lines that are not JSON, records without `created_at`, and records whose attributes or payload fail to decode |
+//!
+//! Each element of `records` is `{"line", "type", "reason", "message"}`:
+//! the 1-based line number, the record's `type` (null when the line has
+//! none), the short reason and the full error message. The reason comes from
+//! [`events::DecodeError::reason`], or is `malformed JSON` or `invalid record`
+//! for a line that could not be mapped onto an envelope.
+//!
+//! A handler that fails is logged to standard error and listed in the text
+//! report, and the program then exits with status 1 because the figures may
+//! be incomplete. The JSON report has no key for handler failures. Failing to
+//! read the input or to write the CloudEvents file also exits with status 1.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use anyhow::Context as _;
+use clap::{Parser, ValueEnum};
+use events::{on, Bus, DecodeError, DecodeErrorKind, Decoder, DynEnvelope, Event};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+// ---------------------------------------------------------------------------
+// Events
+//
+// The payload types follow the GH Archive records of February 2015. They keep
+// the fields this report or a typical consumer reads, and serde ignores the rest.
+// ---------------------------------------------------------------------------
+
+/// A GitHub user or organization account.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Account {
+    pub id: u64,
+    pub login: String,
+}
+
+/// The repository an event happened in.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Repo {
+    pub id: u64,
+    /// The full name, `owner/name`.
+    pub name: String,
+}
+
+/// Commits were pushed to a branch or tag.
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "PushEvent", kind = "integration")]
+pub struct PushEvent {
+    pub actor: Account,
+    pub repo: Repo,
+    /// The organization that owns the repository, if any.
+    pub org: Option<Account>,
+    pub public: bool,
+    pub payload: PushPayload,
+}
+
+/// The payload of a [`PushEvent`].
+#[derive(Serialize, Deserialize, Debug)]
+pub struct PushPayload {
+    pub push_id: u64,
+    /// Number of commits in the push.
+    pub size: u64,
+    /// Number of commits in the push that were new to the repository.
+    pub distinct_size: u64,
+    /// The full Git ref pushed to, such as `refs/heads/master`.
+    pub r#ref: String,
+    /// SHA of the most recent commit after the push.
+    pub head: String,
+    /// SHA of the most recent commit before the push.
+    pub before: String,
+    /// The pushed commits. GitHub lists at most 20 in events (GitHub event
+    /// types documentation, PushEvent), so there can be fewer than `size`.
+    pub commits: Vec<Commit>,
+}
+
+/// One commit listed in a [`PushPayload`].
+#[derive(Serialize, Deserialize, Debug)]
+pub struct Commit {
+    pub sha: String,
+    pub message: String,
+    /// Whether the commit was new to the repository.
+    pub distinct: bool,
+    pub author: CommitAuthor,
+}
+
+/// The Git author of a [`Commit`], as written in the commit.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct CommitAuthor {
+    pub name: String,
+    pub email: String,
+}
+
+/// A repository, branch or tag was created.
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "CreateEvent", kind = "integration")]
+pub struct CreateEvent {
+    pub actor: Account,
+    pub repo: Repo,
+    /// The organization that owns the repository, if any.
+    pub org: Option<Account>,
+    pub public: bool,
+    pub payload: CreatePayload,
+}
+
+/// The payload of a [`CreateEvent`].
+#[derive(Serialize, Deserialize, Debug)]
+pub struct CreatePayload {
+    /// The branch or tag name, or null when a repository was created.
+    pub r#ref: Option<String>,
+    /// `repository`, `branch` or `tag`.
+    pub ref_type: String,
+    pub master_branch: String,
+    /// The repository description, null when it has none.
+    pub description: Option<String>,
+}
+
+/// A comment was added to an issue or a pull request.
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "IssueCommentEvent", kind = "integration")]
+pub struct IssueCommentEvent {
+    pub actor: Account,
+    pub repo: Repo,
+    /// The organization that owns the repository, if any.
+    pub org: Option<Account>,
+    pub public: bool,
+    pub payload: IssueCommentPayload,
+}
+
+/// The payload of an [`IssueCommentEvent`].
+#[derive(Serialize, Deserialize, Debug)]
+pub struct IssueCommentPayload {
+    /// `created` in the 2015 archive.
+    pub action: String,
+    pub issue: Issue,
+    pub comment: IssueComment,
+}
+
+/// An issue, or the issue side of a pull request.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct Issue {
+    pub id: u64,
+    pub number: u64,
+    pub title: String,
+    /// `open` or `closed`.
+    pub state: String,
+    pub user: Account,
+    /// Number of comments.
+    pub comments: u64,
+    /// When the issue was closed, null while it is open.
+    pub closed_at: Option<String>,
+}
+
+/// A comment on an issue.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct IssueComment {
+    pub id: u64,
+    pub user: Account,
+    pub body: String,
+}
+
+/// A user starred a repository.
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "WatchEvent", kind = "integration")]
+pub struct WatchEvent {
+    pub actor: Account,
+    pub repo: Repo,
+    /// The organization that owns the repository, if any.
+    pub org: Option<Account>,
+    pub public: bool,
+    pub payload: WatchPayload,
+}
+
+/// The payload of a [`WatchEvent`].
+#[derive(Serialize, Deserialize, Debug)]
+pub struct WatchPayload {
+    /// `started`, the only action GitHub documents for this event.
+    pub action: String,
+}
+
+/// A pull request was opened, closed, reopened or otherwise changed.
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "PullRequestEvent", kind = "integration")]
+pub struct PullRequestEvent {
+    pub actor: Account,
+    pub repo: Repo,
+    /// The organization that owns the repository, if any.
+    pub org: Option<Account>,
+    pub public: bool,
+    pub payload: PullRequestPayload,
+}
+
+/// The payload of a [`PullRequestEvent`].
+#[derive(Serialize, Deserialize, Debug)]
+pub struct PullRequestPayload {
+    /// Such as `opened`, `closed` or `reopened`.
+    pub action: String,
+    pub number: u64,
+    pub pull_request: PullRequest,
+}
+
+/// A pull request as the event reports it.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct PullRequest {
+    pub id: u64,
+    pub number: u64,
+    pub title: String,
+    /// `open` or `closed`.
+    pub state: String,
+    pub user: Account,
+    pub merged: bool,
+    /// When the pull request was merged, null unless it was.
+    pub merged_at: Option<String>,
+    /// Number of commits in the pull request.
+    pub commits: u64,
+    pub additions: u64,
+    pub deletions: u64,
+    pub changed_files: u64,
+}
+
+/// A user forked a repository.
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "ForkEvent", kind = "integration")]
+pub struct ForkEvent {
+    pub actor: Account,
+    /// The repository that was forked.
+    pub repo: Repo,
+    /// The organization that owns the forked repository, if any.
+    pub org: Option<Account>,
+    pub public: bool,
+    pub payload: ForkPayload,
+}
+
+/// The payload of a [`ForkEvent`].
+#[derive(Serialize, Deserialize, Debug)]
+pub struct ForkPayload {
+    /// The new fork.
+    pub forkee: Forkee,
+}
+
+/// The repository created by a fork.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct Forkee {
+    pub id: u64,
+    /// The full name, `owner/name`.
+    pub full_name: String,
+    pub owner: Account,
+    /// The repository description, null when it has none.
+    pub description: Option<String>,
+}
+
+/// An issue was opened, closed, reopened, assigned or labeled.
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "IssuesEvent", kind = "integration")]
+pub struct IssuesEvent {
+    pub actor: Account,
+    pub repo: Repo,
+    /// The organization that owns the repository, if any.
+    pub org: Option<Account>,
+    pub public: bool,
+    pub payload: IssuesPayload,
+}
+
+/// The payload of an [`IssuesEvent`].
+#[derive(Serialize, Deserialize, Debug)]
+pub struct IssuesPayload {
+    /// Such as `opened`, `closed` or `reopened`.
+    pub action: String,
+    pub issue: Issue,
+}
+
+/// A private repository was made public.
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "PublicEvent", kind = "integration")]
+pub struct PublicEvent {
+    pub actor: Account,
+    pub repo: Repo,
+    /// The organization that owns the repository, if any.
+    pub org: Option<Account>,
+    pub public: bool,
+    pub payload: PublicPayload,
+}
+
+/// The payload of a [`PublicEvent`]: an empty object.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct PublicPayload {}
+
+/// A comment was added to a commit.
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "CommitCommentEvent", kind = "integration")]
+pub struct CommitCommentEvent {
+    pub actor: Account,
+    pub repo: Repo,
+    /// The organization that owns the repository, if any.
+    pub org: Option<Account>,
+    pub public: bool,
+    pub payload: CommitCommentPayload,
+}
+
+/// The payload of a [`CommitCommentEvent`].
+#[derive(Serialize, Deserialize, Debug)]
+pub struct CommitCommentPayload {
+    pub comment: CommitComment,
+}
+
+/// A comment on a commit, on the whole commit or on one line of its diff.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct CommitComment {
+    pub id: u64,
+    /// SHA of the commented commit.
+    pub commit_id: String,
+    pub user: Account,
+    /// The commented file, null for a comment on the whole commit.
+    pub path: Option<String>,
+    /// The commented line in the file, null for a comment on the whole commit.
+    pub line: Option<u64>,
+    /// The commented line in the diff, null for a comment on the whole commit.
+    pub position: Option<u64>,
+    pub body: String,
+}
+
+// ---------------------------------------------------------------------------
+// Handlers
+// ---------------------------------------------------------------------------
+
+/// Counts gathered by the handlers during one run of [`build_report_with`].
+#[derive(Default)]
+struct Tally {
+    events_total: u64,
+    by_type: BTreeMap<String, u64>,
+    push_commits: u64,
+    events_per_repo: BTreeMap<String, u64>,
+    actors: BTreeSet<String>,
+}
+
+impl Tally {
+    const fn new() -> Tally {
+        Tally {
+            events_total: 0,
+            by_type: BTreeMap::new(),
+            push_commits: 0,
+            events_per_repo: BTreeMap::new(),
+            actors: BTreeSet::new(),
+        }
+    }
+
+    fn add_event(&mut self, event_type: &str, actor: &Account, repo: &Repo) {
+        self.events_total += 1;
+        *self.by_type.entry(event_type.to_owned()).or_default() += 1;
+        *self.events_per_repo.entry(repo.name.clone()).or_default() += 1;
+        self.actors.insert(actor.login.clone());
+    }
+}
+
+// `#[on]` handlers are free functions without state of their own, so they add
+// to this static. `RUN` is held for a whole run of `build_report_with`, so
+// that concurrent runs (tests on several threads) do not mix their counts.
+static TALLY: Mutex<Tally> = Mutex::new(Tally::new());
+static RUN: Mutex<()> = Mutex::new(());
+
+/// Locks the tally even when a handler panicked while holding it. The bus
+/// reports that panic, and the counts the handler had not yet added are missing.
+fn lock_tally() -> MutexGuard<'static, Tally> {
+    TALLY.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[on(PushEvent)]
+fn tally_push(push: &PushEvent) {
+    let mut tally = lock_tally();
+    tally.add_event(PushEvent::NAME, &push.actor, &push.repo);
+    tally.push_commits += push.payload.commits.len() as u64;
+}
+
+/// Fails for a push whose counts contradict each other, which means that
+/// `push_commits` may be wrong for it.
+#[on(PushEvent)]
+fn check_push_counts(push: &PushEvent) -> Result<(), String> {
+    let payload = &push.payload;
+    if payload.distinct_size > payload.size {
+        return Err(format!(
+            "push {}: distinct_size {} is larger than size {}",
+            payload.push_id, payload.distinct_size, payload.size
+        ));
+    }
+    if payload.commits.len() as u64 > payload.size {
+        return Err(format!(
+            "push {}: {} commits listed but size is {}",
+            payload.push_id,
+            payload.commits.len(),
+            payload.size
+        ));
+    }
+    Ok(())
+}
+
+#[on(CreateEvent)]
+fn tally_create(event: &CreateEvent) {
+    lock_tally().add_event(CreateEvent::NAME, &event.actor, &event.repo);
+}
+
+#[on(IssueCommentEvent)]
+fn tally_issue_comment(event: &IssueCommentEvent) {
+    lock_tally().add_event(IssueCommentEvent::NAME, &event.actor, &event.repo);
+}
+
+#[on(WatchEvent)]
+fn tally_watch(event: &WatchEvent) {
+    lock_tally().add_event(WatchEvent::NAME, &event.actor, &event.repo);
+}
+
+#[on(PullRequestEvent)]
+fn tally_pull_request(event: &PullRequestEvent) {
+    lock_tally().add_event(PullRequestEvent::NAME, &event.actor, &event.repo);
+}
+
+#[on(ForkEvent)]
+fn tally_fork(event: &ForkEvent) {
+    lock_tally().add_event(ForkEvent::NAME, &event.actor, &event.repo);
+}
+
+#[on(IssuesEvent)]
+fn tally_issues(event: &IssuesEvent) {
+    lock_tally().add_event(IssuesEvent::NAME, &event.actor, &event.repo);
+}
+
+#[on(PublicEvent)]
+fn tally_public(event: &PublicEvent) {
+    lock_tally().add_event(PublicEvent::NAME, &event.actor, &event.repo);
+}
+
+#[on(CommitCommentEvent)]
+fn tally_commit_comment(event: &CommitCommentEvent) {
+    lock_tally().add_event(CommitCommentEvent::NAME, &event.actor, &event.repo);
+}
+
+// ---------------------------------------------------------------------------
+// Mapping GH Archive records onto CloudEvents
+// ---------------------------------------------------------------------------
+
+/// The `source` attribute of every mapped envelope.
+pub const SOURCE: &str = "https://github.com";
+
+/// A GH Archive record with its members kept as raw JSON text, so that `data`
+/// carries them unchanged. A member that is null reads as `None`.
+#[derive(Deserialize)]
+struct ArchiveRecord<'a> {
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(rename = "type", borrow)]
+    event_type: Option<&'a RawValue>,
+    #[serde(borrow)]
+    created_at: Option<&'a RawValue>,
+    #[serde(borrow)]
+    actor: Option<&'a RawValue>,
+    #[serde(borrow)]
+    repo: Option<&'a RawValue>,
+    #[serde(borrow)]
+    org: Option<&'a RawValue>,
+    #[serde(borrow)]
+    public: Option<&'a RawValue>,
+    #[serde(borrow)]
+    payload: Option<&'a RawValue>,
+}
+
+/// The one member of `repo` the mapper reads, for the `subject` attribute.
+#[derive(Deserialize)]
+struct RepoName {
+    name: String,
+}
+
+/// A CloudEvents JSON event built from an [`ArchiveRecord`]. Attributes the
+/// record lacks are left out, so that the decoder reports them as missing.
+#[derive(Serialize)]
+struct MappedEnvelope<'a> {
+    specversion: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<Box<RawValue>>,
+    source: &'static str,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    event_type: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<String>,
+    time: &'a RawValue,
+    data: ArchiveData<'a>,
+}
+
+#[derive(Serialize)]
+struct ArchiveData<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actor: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repo: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload: Option<&'a RawValue>,
+}
+
+/// One GH Archive record mapped onto CloudEvents JSON.
+#[derive(Debug)]
+pub struct MappedRecord {
+    /// The record's `type`, when it is a string.
+    pub event_type: Option<String>,
+    /// The CloudEvents JSON event, ready for [`events::decode`].
+    pub cloudevent: Vec<u8>,
+}
+
+/// A line that could not be mapped onto an envelope, with the reason.
+#[derive(Debug)]
+pub struct MappingError {
+    /// The record's `type`, when the line is a JSON object with a string `type`.
+    pub event_type: Option<String>,
+    /// A short label, in the style of [`DecodeError::reason`].
+    pub reason: &'static str,
+    pub message: String,
+}
+
+/// Maps one GH Archive line onto a CloudEvents JSON event (see the mapping
+/// table at the top of this file).
+///
+/// # Errors
+///
+/// Fails when the line is not a JSON object (reason `malformed JSON`) or has
+/// no `created_at` (reason `invalid record`), because without it the decoder
+/// would stamp the decoding time as the event time.
+pub fn map_record(line: &[u8]) -> Result<MappedRecord, MappingError> {
+    let malformed = |detail: String| MappingError {
+        event_type: None,
+        reason: "malformed JSON",
+        message: format!("not a GH Archive record (a JSON object): {detail}"),
+    };
+    // Parsing into `RawValue` first rejects arrays, which serde would
+    // otherwise accept as a struct with positional members.
+    let raw: &RawValue =
+        serde_json::from_slice(line).map_err(|error| malformed(error.to_string()))?;
+    if !raw.get().starts_with('{') {
+        return Err(malformed(format!("found `{}`", truncate(raw.get(), 40))));
+    }
+    let record: ArchiveRecord<'_> =
+        serde_json::from_str(raw.get()).map_err(|error| malformed(error.to_string()))?;
+
+    let event_type = record
+        .event_type
+        .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok());
+    let Some(time) = record.created_at else {
+        return Err(MappingError {
+            event_type,
+            reason: "invalid record",
+            message: "missing `created_at`, which every GH Archive record carries".to_owned(),
+        });
+    };
+
+    let envelope = MappedEnvelope {
+        specversion: "1.0",
+        id: record.id.map(id_as_string),
+        source: SOURCE,
+        event_type: record.event_type,
+        subject: record
+            .repo
+            .and_then(|raw| serde_json::from_str::<RepoName>(raw.get()).ok())
+            .map(|repo| repo.name),
+        time,
+        data: ArchiveData {
+            actor: record.actor,
+            repo: record.repo,
+            org: record.org,
+            public: record.public,
+            payload: record.payload,
+        },
+    };
+    let cloudevent = match serde_json::to_vec(&envelope) {
+        Ok(bytes) => bytes,
+        Err(error) => unreachable!("raw JSON values and strings always serialize: {error}"),
+    };
+    Ok(MappedRecord {
+        event_type,
+        cloudevent,
+    })
+}
+
+/// Returns at most `max_chars` characters of `text`, with `...` when cut.
+fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+/// Writes a numeric id as a JSON string, as CloudEvents requires, and keeps
+/// any other value for the decoder to accept or reject.
+fn id_as_string(raw: &RawValue) -> Box<RawValue> {
+    let text = raw.get();
+    let is_number = text.starts_with(|c: char| c == '-' || c.is_ascii_digit());
+    if !is_number {
+        return raw.to_owned();
+    }
+    match serde_json::value::to_raw_value(text) {
+        Ok(string) => string,
+        Err(error) => unreachable!("a string always serializes: {error}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The report
+// ---------------------------------------------------------------------------
+
+/// The activity report of one run. Serializes to the JSON described at the
+/// top of this file.
+#[derive(Serialize, Debug)]
+pub struct ActivityReport {
+    pub events_total: u64,
+    pub by_type: BTreeMap<String, u64>,
+    pub push_commits: u64,
+    pub distinct_repos: usize,
+    pub distinct_actors: usize,
+    pub top_repos: Vec<RepoActivity>,
+    pub unknown_types: UnknownTypes,
+    pub decode_failures: DecodeFailures,
+    /// Not part of the JSON report: see the top of this file.
+    #[serde(skip)]
+    pub handler_failures: Vec<HandlerFailureRecord>,
+}
+
+/// A repository with its number of events.
+#[derive(Serialize, Debug, PartialEq, Eq)]
+pub struct RepoActivity {
+    pub name: String,
+    pub events: u64,
+}
+
+/// Records whose type has no registered event.
+#[derive(Serialize, Debug, Default)]
+pub struct UnknownTypes {
+    pub total: u64,
+    pub by_type: BTreeMap<String, u64>,
+    pub records: Vec<SkippedRecord>,
+}
+
+/// Lines that were not decoded into an event, except for unknown types.
+#[derive(Serialize, Debug, Default)]
+pub struct DecodeFailures {
+    pub total: u64,
+    pub by_reason: BTreeMap<String, u64>,
+    pub records: Vec<SkippedRecord>,
+}
+
+/// A line that did not reach the handlers.
+#[derive(Serialize, Debug)]
+pub struct SkippedRecord {
+    /// 1-based line number in the input.
+    pub line: u64,
+    /// The record's `type`, when the line has one.
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    pub reason: String,
+    /// The error message. Positions in a decode error's message ("line 1
+    /// column 173") refer to the mapped CloudEvents JSON, not to the input line.
+    pub message: String,
+}
+
+/// A handler that failed on one event.
+#[derive(Debug)]
+pub struct HandlerFailureRecord {
+    /// 1-based line number in the input.
+    pub line: u64,
+    pub event_type: String,
+    pub handler: String,
+    pub message: String,
+}
+
+/// How many repositories `top_repos` lists.
+const TOP_REPOS: usize = 5;
+
+impl ActivityReport {
+    fn from_tally(tally: Tally) -> ActivityReport {
+        let mut ranked: Vec<RepoActivity> = tally
+            .events_per_repo
+            .iter()
+            .map(|(name, events)| RepoActivity {
+                name: name.clone(),
+                events: *events,
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.events.cmp(&a.events).then_with(|| a.name.cmp(&b.name)));
+        ranked.truncate(TOP_REPOS);
+
+        ActivityReport {
+            events_total: tally.events_total,
+            by_type: tally.by_type,
+            push_commits: tally.push_commits,
+            distinct_repos: tally.events_per_repo.len(),
+            distinct_actors: tally.actors.len(),
+            top_repos: ranked,
+            unknown_types: UnknownTypes::default(),
+            decode_failures: DecodeFailures::default(),
+            handler_failures: Vec::new(),
+        }
+    }
+}
+
+impl UnknownTypes {
+    fn add(&mut self, record: SkippedRecord) {
+        self.total += 1;
+        let event_type = record.event_type.clone().unwrap_or_default();
+        *self.by_type.entry(event_type).or_default() += 1;
+        self.records.push(record);
+    }
+}
+
+impl DecodeFailures {
+    fn add(&mut self, record: SkippedRecord) {
+        self.total += 1;
+        *self.by_reason.entry(record.reason.clone()).or_default() += 1;
+        self.records.push(record);
+    }
+}
+
+impl fmt::Display for ActivityReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Events:                {}", self.events_total)?;
+        writeln!(f, "Commits pushed:        {}", self.push_commits)?;
+        writeln!(f, "Distinct repositories: {}", self.distinct_repos)?;
+        writeln!(f, "Distinct actors:       {}", self.distinct_actors)?;
+
+        writeln!(f, "\nEvents by type:")?;
+        let mut by_count: Vec<(&String, &u64)> = self.by_type.iter().collect();
+        by_count.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        for (event_type, count) in by_count {
+            writeln!(f, "  {event_type:<20} {count:>6}")?;
+        }
+
+        writeln!(f, "\nTop repositories by events:")?;
+        for repo in &self.top_repos {
+            writeln!(f, "  {:<40} {:>6}", repo.name, repo.events)?;
+        }
+
+        writeln!(f, "\nUnknown event types:   {}", self.unknown_types.total)?;
+        for (event_type, count) in &self.unknown_types.by_type {
+            writeln!(f, "  {event_type:<20} {count:>6}")?;
+        }
+        write_skipped(f, &self.unknown_types.records)?;
+
+        writeln!(f, "\nDecode failures:       {}", self.decode_failures.total)?;
+        for (reason, count) in &self.decode_failures.by_reason {
+            writeln!(f, "  {reason:<20} {count:>6}")?;
+        }
+        write_skipped(f, &self.decode_failures.records)?;
+
+        writeln!(
+            f,
+            "\nHandler failures:      {}",
+            self.handler_failures.len()
+        )?;
+        for failure in &self.handler_failures {
+            writeln!(
+                f,
+                "  line {}: {} in {}: {}",
+                failure.line, failure.event_type, failure.handler, failure.message
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn write_skipped(f: &mut fmt::Formatter<'_>, records: &[SkippedRecord]) -> fmt::Result {
+    for record in records {
+        let event_type = record.event_type.as_deref().unwrap_or("(no type)");
+        writeln!(
+            f,
+            "  line {}: {event_type}: {}: {}",
+            record.line, record.reason, record.message
+        )?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Running the pipeline
+// ---------------------------------------------------------------------------
+
+/// Builds the activity report of GH Archive JSON lines with the default decoder.
+///
+/// # Errors
+///
+/// Fails only when reading `reader` fails. Bad records are counted in the report.
+pub fn build_report(reader: impl BufRead) -> io::Result<ActivityReport> {
+    build_report_with(reader, &Decoder::new(), None)
+}
+
+/// Builds the activity report of GH Archive JSON lines, decoding with
+/// `decoder` and writing each decoded envelope to `cloudevents`, if given, as
+/// one line of CloudEvents JSON.
+///
+/// Runs are serialized: a call waits until any other call has finished,
+/// because the handlers count into one static tally.
+///
+/// # Errors
+///
+/// Fails when reading `reader` or writing `cloudevents` fails. Bad records
+/// are counted in the report.
+pub fn build_report_with(
+    mut reader: impl BufRead,
+    decoder: &Decoder<'_>,
+    mut cloudevents: Option<&mut dyn Write>,
+) -> io::Result<ActivityReport> {
+    let _run = RUN.lock().unwrap_or_else(PoisonError::into_inner);
+    *lock_tally() = Tally::new();
+
+    let bus = Bus::new();
+    let mut unknown_types = UnknownTypes::default();
+    let mut decode_failures = DecodeFailures::default();
+    let mut handler_failures = Vec::new();
+
+    let mut buffer = Vec::new();
+    let mut line_number = 0;
+    loop {
+        buffer.clear();
+        if reader.read_until(b'\n', &mut buffer)? == 0 {
+            break;
+        }
+        line_number += 1;
+        if buffer.trim_ascii().is_empty() {
+            continue;
+        }
+
+        let mapped = match map_record(&buffer) {
+            Ok(mapped) => mapped,
+            Err(error) => {
+                decode_failures.add(SkippedRecord {
+                    line: line_number,
+                    event_type: error.event_type,
+                    reason: error.reason.to_owned(),
+                    message: error.message,
+                });
+                continue;
+            }
+        };
+
+        let envelope = match decoder.decode(&mapped.cloudevent) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                let is_unknown_type = is_unknown_type(&error);
+                let record = SkippedRecord {
+                    line: line_number,
+                    event_type: mapped.event_type,
+                    reason: error.reason().to_owned(),
+                    message: error.to_string(),
+                };
+                if is_unknown_type {
+                    unknown_types.add(record);
+                } else {
+                    decode_failures.add(record);
+                }
+                continue;
+            }
+        };
+
+        if let Some(output) = cloudevents.as_deref_mut() {
+            write_cloudevent(output, &envelope)?;
+        }
+        collect_handler_failures(&bus, &envelope, line_number, &mut handler_failures);
+    }
+
+    let tally = std::mem::take(&mut *lock_tally());
+    let mut report = ActivityReport::from_tally(tally);
+    report.unknown_types = unknown_types;
+    report.decode_failures = decode_failures;
+    report.handler_failures = handler_failures;
+    Ok(report)
+}
+
+/// Returns whether no event of this name is registered, as opposed to an
+/// unknown version of a registered name.
+fn is_unknown_type(error: &DecodeError) -> bool {
+    matches!(
+        error.kind(),
+        DecodeErrorKind::UnknownEvent { known_versions, .. } if known_versions.is_empty()
+    )
+}
+
+fn write_cloudevent(output: &mut dyn Write, envelope: &DynEnvelope) -> io::Result<()> {
+    serde_json::to_writer(&mut *output, envelope)?;
+    output.write_all(b"\n")
+}
+
+/// Dispatches one envelope and appends the handlers that failed on it.
+fn collect_handler_failures(
+    bus: &Bus,
+    envelope: &DynEnvelope,
+    line: u64,
+    failures: &mut Vec<HandlerFailureRecord>,
+) {
+    let report = bus.dispatch(envelope);
+    for failure in report.failures() {
+        failures.push(HandlerFailureRecord {
+            line,
+            event_type: envelope.name().to_owned(),
+            handler: failure.handler().to_owned(),
+            message: failure.error().to_string(),
+        });
+    }
+    // NOTE: the depth limit never rejects a top-level dispatch, whose depth is
+    // 0, so this branch has not run. It keeps a rejection from going unreported.
+    if let Some(rejection) = report.rejected() {
+        failures.push(HandlerFailureRecord {
+            line,
+            event_type: envelope.name().to_owned(),
+            handler: "(none ran)".to_owned(),
+            message: rejection.to_string(),
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Command line
+// ---------------------------------------------------------------------------
+
+/// Summarizes GitHub activity in a GH Archive file of JSON lines: events per
+/// type, commits pushed, distinct repositories and actors, the most active
+/// repositories, and the records that could not be decoded.
+#[derive(Parser, Debug)]
+#[command(name = "github_activity")]
+struct Args {
+    /// GH Archive file with one JSON event record per line. With `-` or no path, records are read from standard input
+    path: Option<PathBuf>,
+
+    /// Output format of the report
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+
+    /// Also write every decoded event to FILE as CloudEvents JSON, one event per line
+    #[arg(long, value_name = "FILE")]
+    write_cloudevents: Option<PathBuf>,
+
+    /// Maximum size of one mapped event, in bytes of CloudEvents JSON. Larger records are counted as decode failures
+    #[arg(long, value_name = "BYTES", default_value_t = events::DEFAULT_MAX_SIZE)]
+    max_event_size: usize,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    /// Aligned text for reading
+    Text,
+    /// One JSON object with the keys listed in the example's documentation
+    Json,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt().with_writer(io::stderr).init();
+    let args = Args::parse();
+    match run(&args) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let input: Box<dyn BufRead> = match args.path.as_deref() {
+        None => Box::new(io::stdin().lock()),
+        Some(path) if path.as_os_str() == "-" => Box::new(io::stdin().lock()),
+        Some(path) => {
+            let file =
+                File::open(path).with_context(|| format!("failed to open {}", path.display()))?;
+            Box::new(BufReader::new(file))
+        }
+    };
+
+    let mut cloudevents = match &args.write_cloudevents {
+        Some(path) => {
+            let file = File::create(path)
+                .with_context(|| format!("failed to create {}", path.display()))?;
+            Some((path, BufWriter::new(file)))
+        }
+        None => None,
+    };
+
+    let decoder = Decoder::new().max_size(args.max_event_size);
+    let output = cloudevents
+        .as_mut()
+        .map(|(_, writer)| writer as &mut dyn Write);
+    let report = build_report_with(input, &decoder, output)
+        .context("failed to read the input or write the CloudEvents file")?;
+
+    if let Some((path, mut writer)) = cloudevents {
+        writer
+            .flush()
+            .with_context(|| format!("failed to write {}", path.display()))?;
+    }
+
+    match args.format {
+        Format::Text => print!("{report}"),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+
+    // The bus has logged each handler failure to standard error.
+    if report.handler_failures.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "error: {} handler failure(s), so the figures may be incomplete",
+        report.handler_failures.len()
+    );
+    Ok(ExitCode::FAILURE)
+}

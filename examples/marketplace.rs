@@ -1,0 +1,1440 @@
+//! A simulated day of an online marketplace, built on typed events.
+//!
+//! ```text
+//! cargo run --example marketplace                        # catalog, then a day of 200 orders
+//! cargo run --example marketplace -- --seed 7 --orders 50
+//! cargo run --example marketplace -- --write day.jsonl   # also save every envelope
+//! cargo run --example marketplace -- --read day.jsonl    # replay a saved day
+//! cargo run --example marketplace -- --help
+//! ```
+//!
+//! The program first prints the catalog: every registered event with its
+//! version, kind, description and fields, and the handlers of each event in
+//! the order a bus runs them. It then simulates a day and prints a summary.
+//! Users register, vendors create products and sync their stock from an ERP,
+//! customers place orders, an AI shopping assistant answers requests, and
+//! sellers finish training courses. The day is deterministic: the same
+//! `--seed` and `--orders` give the same counts (event ids and times differ
+//! between runs).
+//!
+//! Handlers chain: an order placed leads to a payment, the payment to a
+//! fulfilment, and the fulfilment to a shipping notification. Every event of
+//! such a chain carries the id of its order's `OrderPlaced` event as
+//! correlation id and the id of the event that caused it as causation id.
+//! Orders paid with the card ending in [`DECLINED_CARD_LAST4`] are declined,
+//! and AI requests beyond [`DAILY_TOKEN_QUOTA`] are rejected, so the summary
+//! lists real handler failures.
+//!
+//! # Saving and replaying a day
+//!
+//! `--write FILE` saves every envelope of the day, follow-ups included, as
+//! CloudEvents JSON, one event per line, in the order the bus handled them:
+//! each event comes before the events its handlers emitted.
+//!
+//! `--read FILE` decodes each line with [`events::decode`] (by the `type` and
+//! `dataversion` attributes) and dispatches it to the same handlers. Because
+//! the file already holds the follow-ups, handlers do not emit follow-ups
+//! during a replay: the `OrderPlaced` handler still tries the payment (and
+//! still declines the same cards) but leaves the `PaymentSucceeded` event to
+//! the next line of the file. A replayed day therefore prints the same summary
+//! as the day that wrote the file, with the same event ids. Lines that cannot
+//! be decoded are listed in the summary with their line number and reason,
+//! and make the program exit with an error.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::{self, Write as _};
+use std::fs::File;
+use std::io::{BufWriter, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use anyhow::{bail, Context as _};
+use clap::Parser;
+use events::{on, registry, Bus, Envelope, Event, EventId, EventInfo, Report};
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom as _;
+use rand::{Rng as _, SeedableRng as _};
+use serde::{Deserialize, Serialize};
+
+/// Last four digits of the card that the simulated payment gateway declines.
+///
+/// `4000 0000 0000 0002` is a common test number for a declined card.
+pub const DECLINED_CARD_LAST4: &str = "0002";
+
+/// AI assistant tokens (prompt plus completion) one user may spend per day.
+pub const DAILY_TOKEN_QUOTA: u64 = 15_000;
+
+/// ISO 4217 code of every amount in the marketplace.
+const CURRENCY: &str = "EUR";
+
+/// Orders of at least this many cents ship for free.
+const FREE_SHIPPING_FROM_CENTS: u64 = 5_000;
+
+/// Shipping fee in cents for orders below [`FREE_SHIPPING_FROM_CENTS`].
+const SHIPPING_FEE_CENTS: u64 = 495;
+
+// ---------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------
+
+/// A customer placed an order, which is charged next.
+#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[event(name = "OrderPlaced", version = 1, kind = "integration")]
+pub struct OrderPlaced {
+    /// Order number, unique within the marketplace.
+    pub order_id: u64,
+    /// Customer who placed the order.
+    pub user_id: u64,
+    /// Ordered products.
+    pub lines: Vec<OrderLine>,
+    /// Shipping fee in cents, zero from the free-shipping threshold on.
+    pub shipping_cents: u64,
+    /// Amount to charge in cents: every line plus shipping.
+    pub total_cents: u64,
+    /// ISO 4217 code of every amount in the order.
+    pub currency: String,
+    /// Last four digits of the card the customer pays with.
+    pub card_last4: String,
+}
+
+/// One product line of an order.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct OrderLine {
+    /// Stock keeping unit of the product.
+    pub sku: String,
+    /// Number of units ordered.
+    pub quantity: u32,
+    /// Price of one unit in cents when the order was placed.
+    pub unit_price_cents: u64,
+}
+
+/// The payment gateway captured the amount of an order.
+#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[event(name = "PaymentSucceeded", version = 1, kind = "integration")]
+pub struct PaymentSucceeded {
+    /// Payment reference of the gateway.
+    pub payment_id: String,
+    /// Order the payment is for.
+    pub order_id: u64,
+    /// Customer who paid.
+    pub user_id: u64,
+    /// Captured amount in cents.
+    pub amount_cents: u64,
+    /// ISO 4217 code of the amount.
+    pub currency: String,
+    /// Last four digits of the charged card.
+    pub card_last4: String,
+}
+
+/// The warehouse handed a paid order to a carrier.
+#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[event(name = "OrderFulfilled", version = 1, kind = "domain")]
+pub struct OrderFulfilled {
+    /// Order that was shipped.
+    pub order_id: u64,
+    /// Customer who receives the parcel.
+    pub user_id: u64,
+    /// Shipment number of the warehouse.
+    pub shipment_id: String,
+    /// Carrier that transports the parcel.
+    pub carrier: String,
+    /// Tracking number issued by the carrier.
+    pub tracking_number: String,
+    /// Correlation id of the order's events, printed on the packing slip so
+    /// that support staff can find every event of the order.
+    pub order_reference: String,
+}
+
+/// A vendor added a product to the catalog.
+#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[event(name = "ProductCreated", version = 1, kind = "domain")]
+pub struct ProductCreated {
+    /// Stock keeping unit, unique within the marketplace.
+    pub sku: String,
+    /// Title shown in the shop.
+    pub title: String,
+    /// Vendor who sells the product.
+    pub vendor_id: u64,
+    /// Price of one unit in cents.
+    pub price_cents: u64,
+    /// ISO 4217 code of the price.
+    pub currency: String,
+    /// Units in stock when the product was created.
+    pub stock: u32,
+}
+
+/// A visitor created a customer account.
+#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[event(name = "UserRegistered", version = 1, kind = "domain")]
+pub struct UserRegistered {
+    /// Account number, unique within the marketplace.
+    pub user_id: u64,
+    /// Email address the account was registered with.
+    pub email: String,
+    /// ISO 3166-1 alpha-2 code of the shipping country.
+    pub country: String,
+    /// Referral code the visitor signed up with, if any.
+    pub referral_code: Option<String>,
+}
+
+/// A message to a user left the notification service.
+#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[event(name = "NotificationSent", version = 1, kind = "domain")]
+pub struct NotificationSent {
+    /// Notification number, unique within the day.
+    pub notification_id: u64,
+    /// Recipient.
+    pub user_id: u64,
+    /// Delivery channel: `email`, `sms` or `push`.
+    pub channel: String,
+    /// Template of the message, such as `order_shipped`.
+    pub template: String,
+    /// Subject of the message, such as `order-17`.
+    pub related_to: String,
+}
+
+/// A vendor's catalog was synchronised with the vendor's ERP system.
+#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[event(name = "VendorSynced", version = 1, kind = "domain")]
+pub struct VendorSynced {
+    /// Vendor whose catalog was synchronised.
+    pub vendor_id: u64,
+    /// ERP system the records came from.
+    pub erp_system: String,
+    /// Products created from new ERP records.
+    pub items_created: u32,
+    /// Products whose price or stock changed.
+    pub items_updated: u32,
+    /// ERP records that could not be imported.
+    pub items_failed: u32,
+    /// Wall-clock duration of the sync in milliseconds.
+    pub duration_ms: u64,
+    /// Error of the first record that could not be imported, if any.
+    pub first_error: Option<String>,
+}
+
+/// The AI shopping assistant completed a request of a user.
+#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[event(name = "AIRequestCompleted", version = 1, kind = "domain")]
+pub struct AiRequestCompleted {
+    /// Request number, unique within the day.
+    pub request_id: u64,
+    /// User who sent the request.
+    pub user_id: u64,
+    /// Model that produced the completion.
+    pub model: String,
+    /// Assistant feature that sent the request, such as `product_search`.
+    pub feature: String,
+    /// Tokens in the prompt.
+    pub prompt_tokens: u32,
+    /// Tokens in the completion.
+    pub completion_tokens: u32,
+    /// Time from the request to the last completion token in milliseconds.
+    pub latency_ms: u32,
+}
+
+/// A seller finished a course of the seller academy.
+#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[event(name = "CourseCompleted", version = 1, kind = "domain")]
+pub struct CourseCompleted {
+    /// Seller who finished the course.
+    pub user_id: u64,
+    /// Course identifier, such as `shipping-201`.
+    pub course_id: String,
+    /// Course title.
+    pub title: String,
+    /// Final quiz score in percent, from 0 to 100.
+    pub score_percent: u8,
+    /// Minutes spent on the course's lessons.
+    pub study_minutes: u32,
+}
+
+// ---------------------------------------------------------------------------
+// The bus and the state of one day
+// ---------------------------------------------------------------------------
+
+/// The bus every handler emits follow-ups on.
+///
+/// `#[on]` handlers are free functions that receive only their event, so a
+/// handler that emits needs a bus it can reach: this static, built on first
+/// use. A bus never changes after it is built, so one instance serves every
+/// day and every thread.
+static BUS: OnceLock<Bus> = OnceLock::new();
+
+/// Returns the marketplace bus, building it on first use.
+pub fn bus() -> &'static Bus {
+    BUS.get_or_init(|| {
+        Bus::builder()
+            .source("https://marketplace.example/shop")
+            .build()
+            .expect("every marketplace event has a unique name and version")
+    })
+}
+
+/// Counters and records that the handlers of one day, live or replayed, keep.
+#[derive(Default)]
+struct DayState {
+    /// Whether the events come from a file, so handlers must not emit follow-ups.
+    replaying: bool,
+    /// Whether the journal also keeps each envelope as a CloudEvents JSON line.
+    keep_json: bool,
+    journal: Vec<JournalEntry>,
+    json_lines: Vec<String>,
+    totals: Totals,
+    events: BTreeMap<String, u64>,
+    failures: Vec<Failure>,
+    tokens_by_user: HashMap<u64, u64>,
+    last_notification_id: u64,
+}
+
+/// The causal metadata of one handled envelope.
+struct JournalEntry {
+    name: &'static str,
+    id: EventId,
+    correlation_id: Option<EventId>,
+    causation_id: Option<EventId>,
+}
+
+thread_local! {
+    /// The day running on this thread.
+    ///
+    /// `run` installs a fresh state here and takes it back when the day ends,
+    /// so days on different threads (such as parallel tests) never see each
+    /// other's counts. A day runs on a current-thread Tokio runtime, so
+    /// every handler, `async` ones included, runs on the thread that called `run`.
+    static DAY: RefCell<Option<DayState>> = const { RefCell::new(None) };
+}
+
+/// Runs `update` on the state of the day running on this thread.
+///
+/// # Panics
+///
+/// Panics when no day is running on this thread. A bus catches the panic and
+/// reports it as a failure of the handler that called this function.
+fn with_day<R>(update: impl FnOnce(&mut DayState) -> R) -> R {
+    DAY.with(|day| {
+        let mut day = day.borrow_mut();
+        let day = day
+            .as_mut()
+            .expect("marketplace handlers count into a day, and only `run` starts one");
+        update(day)
+    })
+}
+
+/// Installs the state of a new day on this thread and removes it when dropped,
+/// so a failed day leaves nothing behind for the next one.
+struct DayGuard;
+
+impl DayGuard {
+    fn start(state: DayState) -> DayGuard {
+        DAY.with(|day| *day.borrow_mut() = Some(state));
+        DayGuard
+    }
+
+    fn finish(self) -> DayState {
+        DAY.with(|day| day.borrow_mut().take())
+            .expect("the day's state stays installed until the day finishes")
+    }
+}
+
+impl Drop for DayGuard {
+    fn drop(&mut self) {
+        DAY.with(|day| day.borrow_mut().take());
+    }
+}
+
+/// Adds the failures of one emitted or dispatched event to the day.
+fn record_report(report: &Report) {
+    if report.is_ok() {
+        return;
+    }
+    with_day(|day| {
+        for failure in report.failures() {
+            day.failures.push(Failure {
+                event: report.event().to_owned(),
+                handler: failure.handler().to_owned(),
+                error: failure.error().to_string(),
+            });
+        }
+        if let Some(rejection) = report.rejected() {
+            day.failures.push(Failure {
+                event: report.event().to_owned(),
+                handler: "(no handler ran)".to_owned(),
+                error: rejection.to_string(),
+            });
+        }
+    });
+}
+
+/// Emits a follow-up from a synchronous handler, unless the day is a replay.
+///
+/// Only events whose handlers are all synchronous may be emitted here: a
+/// synchronous emit skips `async` handlers and reports them as failures.
+fn emit_follow_up<E: Event>(event: E) {
+    if with_day(|day| day.replaying) {
+        return;
+    }
+    let report = bus().emit(event);
+    record_report(&report);
+}
+
+/// Emits a follow-up from an `async` handler, unless the day is a replay.
+async fn emit_follow_up_async<E: Event>(event: E) {
+    if with_day(|day| day.replaying) {
+        return;
+    }
+    let report = bus().emit_async(event).await;
+    record_report(&report);
+}
+
+fn next_notification_id() -> u64 {
+    with_day(|day| {
+        day.last_notification_id += 1;
+        day.last_notification_id
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Handlers
+// ---------------------------------------------------------------------------
+
+/// Charges the customer's card and emits `PaymentSucceeded` when the gateway accepts it.
+#[on(OrderPlaced, name = "payments.charge_card", priority = 100)]
+async fn charge_card(order: &OrderPlaced) -> Result<(), String> {
+    with_day(|day| day.totals.payments_attempted += 1);
+
+    // Stands in for the round trip to the payment gateway.
+    tokio::task::yield_now().await;
+
+    if order.card_last4 == DECLINED_CARD_LAST4 {
+        with_day(|day| day.totals.payments_declined += 1);
+        return Err(format!(
+            "card ending {} declined for order {} ({} cents)",
+            order.card_last4, order.order_id, order.total_cents
+        ));
+    }
+
+    emit_follow_up_async(PaymentSucceeded {
+        payment_id: format!("pay_{:08}", order.order_id),
+        order_id: order.order_id,
+        user_id: order.user_id,
+        amount_cents: order.total_cents,
+        currency: order.currency.clone(),
+        card_last4: order.card_last4.clone(),
+    })
+    .await;
+    Ok(())
+}
+
+#[on(OrderPlaced, name = "analytics.count_order")]
+fn count_order(order: &OrderPlaced) {
+    let units: u64 = order
+        .lines
+        .iter()
+        .map(|line| u64::from(line.quantity))
+        .sum();
+    with_day(|day| {
+        day.totals.orders += 1;
+        day.totals.units_ordered += units;
+    });
+}
+
+/// Books the revenue. It runs before `warehouse.fulfil`, so money is booked before goods leave.
+#[on(PaymentSucceeded, name = "ledger.record_payment", priority = 100)]
+fn record_payment(payment: &PaymentSucceeded) {
+    with_day(|day| {
+        day.totals.payments_succeeded += 1;
+        day.totals.revenue_cents += payment.amount_cents;
+    });
+}
+
+/// Ships a paid order and emits `OrderFulfilled`, labelled with the order's correlation id.
+#[on(PaymentSucceeded, name = "warehouse.fulfil")]
+fn fulfil(payment: &Envelope<PaymentSucceeded>) {
+    // The payment was emitted by a handler of the order's `OrderPlaced`, so
+    // its correlation id is that event's id. An envelope that starts a chain
+    // has no correlation id, so its own id takes that role.
+    let order_reference = payment.metadata().correlation_or_id().to_string();
+    let carriers = ["DHL", "UPS", "PostNL"];
+    let carrier = carriers[(payment.order_id % 3) as usize];
+
+    emit_follow_up(OrderFulfilled {
+        order_id: payment.order_id,
+        user_id: payment.user_id,
+        shipment_id: format!("shp_{:08}", payment.order_id),
+        carrier: carrier.to_owned(),
+        tracking_number: format!("{}{:010}", &carrier[..2].to_uppercase(), payment.order_id),
+        order_reference,
+    });
+}
+
+#[on(OrderFulfilled, name = "analytics.count_fulfilment", priority = 10)]
+fn count_fulfilment(_: &OrderFulfilled) {
+    with_day(|day| day.totals.fulfilments += 1);
+}
+
+/// Tells the customer that the parcel is on its way.
+#[on(OrderFulfilled, name = "notifications.send_shipping_notice")]
+fn send_shipping_notice(shipment: &OrderFulfilled) {
+    emit_follow_up(NotificationSent {
+        notification_id: next_notification_id(),
+        user_id: shipment.user_id,
+        channel: "email".to_owned(),
+        template: "order_shipped".to_owned(),
+        related_to: format!("order-{}", shipment.order_id),
+    });
+}
+
+#[on(NotificationSent, name = "analytics.count_notification")]
+fn count_notification(_: &NotificationSent) {
+    with_day(|day| day.totals.notifications += 1);
+}
+
+#[on(UserRegistered, name = "analytics.count_user", priority = 10)]
+fn count_user(_: &UserRegistered) {
+    with_day(|day| day.totals.users_registered += 1);
+}
+
+#[on(UserRegistered, name = "notifications.send_welcome")]
+fn send_welcome(user: &UserRegistered) {
+    emit_follow_up(NotificationSent {
+        notification_id: next_notification_id(),
+        user_id: user.user_id,
+        channel: "email".to_owned(),
+        template: "welcome".to_owned(),
+        related_to: format!("user-{}", user.user_id),
+    });
+}
+
+#[on(ProductCreated, name = "search.index_product")]
+fn index_product(_: &ProductCreated) {
+    with_day(|day| day.totals.products_created += 1);
+}
+
+#[on(VendorSynced, name = "catalog.record_vendor_sync")]
+fn record_vendor_sync(sync: &VendorSynced) {
+    with_day(|day| {
+        day.totals.vendor_syncs += 1;
+        day.totals.vendor_items_created += u64::from(sync.items_created);
+        day.totals.vendor_items_updated += u64::from(sync.items_updated);
+        day.totals.vendor_items_failed += u64::from(sync.items_failed);
+    });
+}
+
+/// Bills the tokens of a request to the user, rejecting use beyond [`DAILY_TOKEN_QUOTA`].
+#[on(AiRequestCompleted, name = "ai.bill_tokens")]
+async fn bill_tokens(request: &AiRequestCompleted) -> Result<(), String> {
+    // Stands in for the call to the billing service.
+    tokio::task::yield_now().await;
+
+    let tokens = u64::from(request.prompt_tokens) + u64::from(request.completion_tokens);
+    let used_today = with_day(|day| {
+        day.totals.ai_requests += 1;
+        day.totals.ai_tokens += tokens;
+        let used = day.tokens_by_user.entry(request.user_id).or_default();
+        *used += tokens;
+        *used
+    });
+
+    if used_today > DAILY_TOKEN_QUOTA {
+        with_day(|day| day.totals.ai_requests_over_quota += 1);
+        return Err(format!(
+            "user {} is over the daily AI quota: {used_today} of {DAILY_TOKEN_QUOTA} tokens used",
+            request.user_id
+        ));
+    }
+    Ok(())
+}
+
+/// Counts the course and emails the certificate.
+#[on(CourseCompleted, name = "lms.issue_certificate")]
+fn issue_certificate(course: &CourseCompleted) {
+    with_day(|day| day.totals.courses_completed += 1);
+    emit_follow_up(NotificationSent {
+        notification_id: next_notification_id(),
+        user_id: course.user_id,
+        channel: "email".to_owned(),
+        template: "course_certificate".to_owned(),
+        related_to: course.course_id.clone(),
+    });
+}
+
+/// Records one envelope in the day's journal, as JSON too when the day is saved.
+fn record_in_journal<E: Event>(envelope: &Envelope<E>) -> Result<(), serde_json::Error> {
+    let json = if with_day(|day| day.keep_json) {
+        Some(serde_json::to_string(envelope)?)
+    } else {
+        None
+    };
+    with_day(|day| {
+        *day.events.entry(envelope.name().to_owned()).or_default() += 1;
+        day.journal.push(JournalEntry {
+            name: envelope.name(),
+            id: envelope.id().clone(),
+            correlation_id: envelope.correlation_id().cloned(),
+            causation_id: envelope.causation_id().cloned(),
+        });
+        day.json_lines.extend(json);
+    });
+    Ok(())
+}
+
+/// Defines the journal handler of one event type.
+///
+/// The journal runs first (priority 1000), before any handler can emit a
+/// follow-up, so that it lists each event before the events it caused. A
+/// replay then dispatches the events in the order the live day handled them.
+macro_rules! journal_handler {
+    ($function:ident, $event:ident, $name:tt) => {
+        #[on($event, name = $name, priority = 1000)]
+        fn $function(envelope: &Envelope<$event>) -> Result<(), serde_json::Error> {
+            record_in_journal(envelope)
+        }
+    };
+}
+
+journal_handler!(journal_order_placed, OrderPlaced, "journal.order_placed");
+journal_handler!(
+    journal_payment_succeeded,
+    PaymentSucceeded,
+    "journal.payment_succeeded"
+);
+journal_handler!(
+    journal_order_fulfilled,
+    OrderFulfilled,
+    "journal.order_fulfilled"
+);
+journal_handler!(
+    journal_product_created,
+    ProductCreated,
+    "journal.product_created"
+);
+journal_handler!(
+    journal_user_registered,
+    UserRegistered,
+    "journal.user_registered"
+);
+journal_handler!(
+    journal_notification_sent,
+    NotificationSent,
+    "journal.notification_sent"
+);
+journal_handler!(journal_vendor_synced, VendorSynced, "journal.vendor_synced");
+journal_handler!(
+    journal_ai_request_completed,
+    AiRequestCompleted,
+    "journal.ai_request_completed"
+);
+journal_handler!(
+    journal_course_completed,
+    CourseCompleted,
+    "journal.course_completed"
+);
+
+// ---------------------------------------------------------------------------
+// Options and the entry point
+// ---------------------------------------------------------------------------
+
+/// Simulates a day of an online marketplace on typed events and prints what happened.
+///
+/// Prints the catalog of registered events and handlers, then either
+/// simulates a day (the default) or replays one saved with `--write`.
+#[derive(Parser, Debug, Clone, PartialEq, Eq)]
+#[command(name = "marketplace")]
+pub struct Options {
+    /// Seed of the random generator that shapes the day. Equal seeds give equal counts.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// Number of orders placed during the day.
+    #[arg(long, default_value_t = 200)]
+    pub orders: u64,
+
+    /// Saves every envelope of the day to FILE as CloudEvents JSON, one per line.
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+
+    /// Replays a day saved with `--write` from FILE instead of simulating one.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["write", "seed", "orders"])]
+    pub read: Option<PathBuf>,
+}
+
+impl Options {
+    /// Options for a live day without a file.
+    pub fn day(seed: u64, orders: u64) -> Options {
+        Options {
+            seed,
+            orders,
+            write: None,
+            read: None,
+        }
+    }
+}
+
+/// Simulates the day described by `options`, or replays the file of `--read`,
+/// and returns its summary.
+///
+/// # Errors
+///
+/// Fails when both `read` and `write` are set, when the file of `read` cannot
+/// be read, or when the file of `write` cannot be written. Lines of the `read`
+/// file that cannot be decoded are not errors: the summary lists them.
+pub fn run(options: &Options) -> anyhow::Result<Summary> {
+    if let (Some(read), Some(write)) = (&options.read, &options.write) {
+        bail!(
+            "`--read {}` and `--write {}` cannot be combined: a replay emits no new events to save",
+            read.display(),
+            write.display()
+        );
+    }
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .context("failed to start the Tokio runtime")?;
+
+    if let Some(path) = &options.read {
+        let (envelopes, undecodable) = read_day(path)?;
+        let guard = DayGuard::start(DayState {
+            replaying: true,
+            ..DayState::default()
+        });
+        runtime.block_on(replay_day(&envelopes));
+        return Ok(Summary::new(guard.finish(), undecodable));
+    }
+
+    let guard = DayGuard::start(DayState {
+        keep_json: options.write.is_some(),
+        ..DayState::default()
+    });
+    runtime.block_on(simulate_day(options.seed, options.orders));
+    let state = guard.finish();
+
+    if let Some(path) = &options.write {
+        write_day(path, &state.json_lines)?;
+    }
+    Ok(Summary::new(state, Vec::new()))
+}
+
+fn main() -> anyhow::Result<()> {
+    let options = Options::parse();
+    // The day runs before anything is printed, so that an unreadable file
+    // shows only the error.
+    let summary = run(&options)?;
+
+    print!("{}", catalog());
+    println!();
+    print!("{summary}");
+
+    if let Some(path) = &options.write {
+        println!();
+        println!(
+            "Wrote {} envelopes to {}",
+            summary.envelopes(),
+            path.display()
+        );
+    }
+    if let Some(path) = &options.read {
+        if !summary.undecodable.is_empty() {
+            bail!(
+                "{} line(s) of {} could not be decoded; see the list above",
+                summary.undecodable.len(),
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// The simulated day
+// ---------------------------------------------------------------------------
+
+const VENDORS: [(u64, &str); 4] = [
+    (1, "sap-s4hana"),
+    (2, "odoo"),
+    (3, "dynamics-365"),
+    (4, "netsuite"),
+];
+
+const PRODUCT_TITLES: [&str; 16] = [
+    "Linen duvet cover",
+    "Oak cutting board",
+    "Ceramic pour-over set",
+    "Merino wool beanie",
+    "Cast iron skillet",
+    "Bamboo toothbrush, 4 pack",
+    "Hiking socks",
+    "Enamel camping mug",
+    "Beeswax food wraps",
+    "Stoneware dinner plate",
+    "Insulated water bottle",
+    "Canvas tote bag",
+    "Walnut desk organiser",
+    "Wool throw blanket",
+    "Glass storage jars, 3 pack",
+    "Trail running cap",
+];
+
+const CARDS: [&str; 4] = ["4242", "4444", "1881", "0005"];
+const COUNTRIES: [&str; 6] = ["DE", "FR", "NL", "US", "GB", "ES"];
+const MODELS: [&str; 2] = ["assistant-small", "assistant-large"];
+const FEATURES: [&str; 3] = ["product_search", "size_advice", "support_reply"];
+const COURSES: [(&str, &str); 3] = [
+    ("seller-onboarding-101", "Selling on the marketplace"),
+    ("photo-basics-120", "Product photography basics"),
+    ("shipping-201", "Shipping and returns"),
+];
+
+/// Every this many users, counting from user 3, pays with [`DECLINED_CARD_LAST4`].
+const DECLINED_CARD_EVERY: u64 = 10;
+
+/// Only the first few users of the day try the AI assistant, so some of
+/// them exceed [`DAILY_TOKEN_QUOTA`].
+const AI_USERS: usize = 12;
+
+/// Orders between two ERP syncs of a vendor.
+const ORDERS_PER_VENDOR_SYNC: u64 = 40;
+
+struct Product {
+    sku: String,
+    price_cents: u64,
+}
+
+struct Customer {
+    user_id: u64,
+    card_last4: &'static str,
+}
+
+/// The random choices of one day and the ids handed out so far.
+struct Simulation {
+    rng: StdRng,
+    products: Vec<Product>,
+    customers: Vec<Customer>,
+    last_ai_request_id: u64,
+}
+
+/// Emits an event that starts a chain, with a subject naming what it is about.
+async fn emit_root<E: Event>(event: E, subject: String) {
+    let envelope = Envelope::new(event)
+        .with_source(bus().source())
+        .with_subject(subject);
+    let report = bus().emit_envelope_async(envelope).await;
+    record_report(&report);
+}
+
+/// Plays a day: products first, then `orders` orders with registrations, AI
+/// requests, courses and ERP syncs in between.
+async fn simulate_day(seed: u64, orders: u64) {
+    let mut day = Simulation {
+        rng: StdRng::seed_from_u64(seed),
+        products: Vec::new(),
+        customers: Vec::new(),
+        last_ai_request_id: 0,
+    };
+
+    for (index, title) in PRODUCT_TITLES.iter().enumerate() {
+        day.create_product(index, title).await;
+    }
+
+    for order_id in 1..=orders {
+        if order_id % ORDERS_PER_VENDOR_SYNC == 1 {
+            day.sync_vendor(order_id / ORDERS_PER_VENDOR_SYNC).await;
+        }
+        if day.customers.is_empty() || day.rng.random_bool(0.35) {
+            day.register_user().await;
+        }
+        day.place_order(order_id).await;
+        if day.rng.random_bool(0.3) {
+            day.complete_ai_request().await;
+        }
+        if day.rng.random_bool(0.06) {
+            day.complete_course().await;
+        }
+    }
+}
+
+impl Simulation {
+    async fn create_product(&mut self, index: usize, title: &str) {
+        let vendor_id = VENDORS[index % VENDORS.len()].0;
+        let product = ProductCreated {
+            sku: format!("V{vendor_id}-{:04}", index + 1),
+            title: title.to_owned(),
+            vendor_id,
+            price_cents: self.rng.random_range(5..=130) * 100 - 1,
+            currency: CURRENCY.to_owned(),
+            stock: self.rng.random_range(5..=250),
+        };
+        self.products.push(Product {
+            sku: product.sku.clone(),
+            price_cents: product.price_cents,
+        });
+        let subject = product.sku.clone();
+        emit_root(product, subject).await;
+    }
+
+    async fn sync_vendor(&mut self, round: u64) {
+        let (vendor_id, erp_system) = VENDORS[(round % VENDORS.len() as u64) as usize];
+        let items_failed = if self.rng.random_bool(0.4) {
+            self.rng.random_range(1..=4)
+        } else {
+            0
+        };
+        let first_error = (items_failed > 0).then(|| {
+            format!(
+                "record V{vendor_id}-{:04}: price missing in the ERP record",
+                self.rng.random_range(100..1000)
+            )
+        });
+        let sync = VendorSynced {
+            vendor_id,
+            erp_system: erp_system.to_owned(),
+            items_created: self.rng.random_range(0..=12),
+            items_updated: self.rng.random_range(10..=160),
+            items_failed,
+            duration_ms: self.rng.random_range(800..=45_000),
+            first_error,
+        };
+        emit_root(sync, format!("vendor-{vendor_id}")).await;
+    }
+
+    async fn register_user(&mut self) {
+        let user_id = self.customers.len() as u64 + 1;
+        let card_last4 = if user_id % DECLINED_CARD_EVERY == 3 {
+            DECLINED_CARD_LAST4
+        } else {
+            CARDS.choose(&mut self.rng).copied().unwrap_or(CARDS[0])
+        };
+        self.customers.push(Customer {
+            user_id,
+            card_last4,
+        });
+
+        let referral_code = self
+            .rng
+            .random_bool(0.2)
+            .then(|| format!("FRIEND{:04}", self.rng.random_range(1..10_000)));
+        let user = UserRegistered {
+            user_id,
+            email: format!("customer{user_id}@mail.example"),
+            country: COUNTRIES
+                .choose(&mut self.rng)
+                .copied()
+                .unwrap_or("DE")
+                .to_owned(),
+            referral_code,
+        };
+        emit_root(user, format!("user-{user_id}")).await;
+    }
+
+    async fn place_order(&mut self, order_id: u64) {
+        let customer = &self.customers[self.rng.random_range(0..self.customers.len())];
+        let (user_id, card_last4) = (customer.user_id, customer.card_last4);
+
+        let line_count = self.rng.random_range(1..=3);
+        let lines: Vec<OrderLine> = (0..line_count)
+            .map(|_| {
+                let product = &self.products[self.rng.random_range(0..self.products.len())];
+                OrderLine {
+                    sku: product.sku.clone(),
+                    quantity: self.rng.random_range(1..=3),
+                    unit_price_cents: product.price_cents,
+                }
+            })
+            .collect();
+        let items_cents: u64 = lines
+            .iter()
+            .map(|line| line.unit_price_cents * u64::from(line.quantity))
+            .sum();
+        let shipping_cents = if items_cents >= FREE_SHIPPING_FROM_CENTS {
+            0
+        } else {
+            SHIPPING_FEE_CENTS
+        };
+
+        let order = OrderPlaced {
+            order_id,
+            user_id,
+            lines,
+            shipping_cents,
+            total_cents: items_cents + shipping_cents,
+            currency: CURRENCY.to_owned(),
+            card_last4: card_last4.to_owned(),
+        };
+        emit_root(order, format!("order-{order_id}")).await;
+    }
+
+    async fn complete_ai_request(&mut self) {
+        let users = self.customers.len().min(AI_USERS);
+        let user_id = self.customers[self.rng.random_range(0..users)].user_id;
+        self.last_ai_request_id += 1;
+
+        let completion_tokens = self.rng.random_range(80..=1_200);
+        let request = AiRequestCompleted {
+            request_id: self.last_ai_request_id,
+            user_id,
+            model: MODELS
+                .choose(&mut self.rng)
+                .copied()
+                .unwrap_or(MODELS[0])
+                .to_owned(),
+            feature: FEATURES
+                .choose(&mut self.rng)
+                .copied()
+                .unwrap_or(FEATURES[0])
+                .to_owned(),
+            prompt_tokens: self.rng.random_range(300..=3_000),
+            completion_tokens,
+            latency_ms: 180 + completion_tokens * 14 + self.rng.random_range(0..=400),
+        };
+        emit_root(request, format!("user-{user_id}")).await;
+    }
+
+    async fn complete_course(&mut self) {
+        let user_id = self.customers[self.rng.random_range(0..self.customers.len())].user_id;
+        let (course_id, title) = COURSES[self.rng.random_range(0..COURSES.len())];
+        let course = CourseCompleted {
+            user_id,
+            course_id: course_id.to_owned(),
+            title: title.to_owned(),
+            score_percent: self.rng.random_range(60..=100),
+            study_minutes: self.rng.random_range(25..=240),
+        };
+        emit_root(course, format!("user-{user_id}")).await;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Saving and replaying a day
+// ---------------------------------------------------------------------------
+
+fn write_day(path: &Path, json_lines: &[String]) -> anyhow::Result<()> {
+    let file = File::create(path)
+        .with_context(|| format!("failed to create `{}` for --write", path.display()))?;
+    let mut writer = BufWriter::new(file);
+    for line in json_lines {
+        writeln!(writer, "{line}")?;
+    }
+    writer
+        .flush()
+        .with_context(|| format!("failed to write `{}`", path.display()))
+}
+
+/// Decodes every line of a saved day and skips empty lines.
+fn read_day(path: &Path) -> anyhow::Result<(Vec<events::DynEnvelope>, Vec<UndecodableLine>)> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("failed to read `{}` for --read", path.display()))?;
+
+    let mut envelopes = Vec::new();
+    let mut undecodable = Vec::new();
+    for (index, line) in bytes.split(|byte| *byte == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        match events::decode(line) {
+            Ok(envelope) => envelopes.push(envelope),
+            Err(error) => undecodable.push(UndecodableLine {
+                line: index + 1,
+                reason: error.reason().to_owned(),
+                error: error.to_string(),
+            }),
+        }
+    }
+    Ok((envelopes, undecodable))
+}
+
+/// Dispatches saved envelopes in file order. Handlers emit no follow-ups during a replay.
+async fn replay_day(envelopes: &[events::DynEnvelope]) {
+    for envelope in envelopes {
+        let report = bus().dispatch_async(envelope).await;
+        record_report(&report);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The summary
+// ---------------------------------------------------------------------------
+
+/// Counters kept by the handlers during a day.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// `OrderPlaced` events handled.
+    pub orders: u64,
+    /// Units over every order line.
+    pub units_ordered: u64,
+    /// Card charges attempted, one per order.
+    pub payments_attempted: u64,
+    /// Charges the gateway accepted.
+    pub payments_succeeded: u64,
+    /// Charges the gateway declined.
+    pub payments_declined: u64,
+    /// Sum of the accepted charges in cents.
+    pub revenue_cents: u64,
+    /// Orders handed to a carrier.
+    pub fulfilments: u64,
+    /// Notifications sent, of every template.
+    pub notifications: u64,
+    /// New customer accounts.
+    pub users_registered: u64,
+    /// Products added to the catalog.
+    pub products_created: u64,
+    /// ERP syncs of vendor catalogs.
+    pub vendor_syncs: u64,
+    /// Products created by ERP syncs.
+    pub vendor_items_created: u64,
+    /// Products updated by ERP syncs.
+    pub vendor_items_updated: u64,
+    /// ERP records that could not be imported.
+    pub vendor_items_failed: u64,
+    /// AI assistant requests billed.
+    pub ai_requests: u64,
+    /// Prompt and completion tokens of every AI request.
+    pub ai_tokens: u64,
+    /// AI requests that went beyond a user's daily quota.
+    pub ai_requests_over_quota: u64,
+    /// Seller academy courses finished.
+    pub courses_completed: u64,
+}
+
+/// One handler that failed, or one event the bus rejected.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Failure {
+    /// Name of the event being handled.
+    pub event: String,
+    /// Name of the handler that failed.
+    pub handler: String,
+    /// The handler's error message.
+    pub error: String,
+}
+
+/// One event of a causal chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainLink {
+    /// Event name.
+    pub name: String,
+    /// Event id.
+    pub id: String,
+    /// Correlation id, `None` for the event that starts the chain.
+    pub correlation_id: Option<String>,
+    /// Id of the event whose handler emitted this one.
+    pub causation_id: Option<String>,
+}
+
+/// A line of a saved day that could not be decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UndecodableLine {
+    /// 1-based line number in the file.
+    pub line: usize,
+    /// Short label of the cause, such as `unknown event`.
+    pub reason: String,
+    /// The full decoding error.
+    pub error: String,
+}
+
+/// The outcome of one day, live or replayed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// Counters kept by the handlers.
+    pub totals: Totals,
+    /// Envelopes handled per event name.
+    pub events: BTreeMap<String, u64>,
+    /// Handler failures, ordered by event and handler name and, within one
+    /// handler, in the order they happened.
+    pub failures: Vec<Failure>,
+    /// Events emitted by a handler rather than by the simulation.
+    pub follow_ups: u64,
+    /// Follow-ups whose causation id names no earlier event of the day, or whose
+    /// correlation id is not the id of the event that started their chain.
+    pub broken_links: u64,
+    /// The longest chain of events, starting with the event that started it.
+    /// Of several equally long chains, the first one.
+    pub longest_chain: Vec<ChainLink>,
+    /// Lines of the `--read` file that could not be decoded, empty for a live day.
+    pub undecodable: Vec<UndecodableLine>,
+}
+
+impl Summary {
+    fn new(state: DayState, undecodable: Vec<UndecodableLine>) -> Summary {
+        let chains = analyse_chains(&state.journal);
+        let mut failures = state.failures;
+        // A live day records a failure when the emit that caused it returns,
+        // which for a nested event is after its own follow-ups. A replay
+        // records each event's failures in file order. Sorting by event and
+        // handler (a stable sort) gives both days the same list.
+        failures.sort_by(|a, b| (&a.event, &a.handler).cmp(&(&b.event, &b.handler)));
+
+        Summary {
+            totals: state.totals,
+            events: state.events,
+            failures,
+            follow_ups: chains.follow_ups,
+            broken_links: chains.broken_links,
+            longest_chain: chains.longest,
+            undecodable,
+        }
+    }
+
+    /// Returns the number of envelopes handled, over every event.
+    pub fn envelopes(&self) -> u64 {
+        self.events.values().sum()
+    }
+}
+
+struct ChainAnalysis {
+    follow_ups: u64,
+    broken_links: u64,
+    longest: Vec<ChainLink>,
+}
+
+/// Follows the causation ids of a journal, where every cause precedes its effects.
+fn analyse_chains(journal: &[JournalEntry]) -> ChainAnalysis {
+    let mut position: HashMap<&EventId, usize> = HashMap::with_capacity(journal.len());
+    // For each entry: its cause's position, its chain's first event, and the chain length.
+    let mut parent: Vec<Option<usize>> = Vec::with_capacity(journal.len());
+    let mut root: Vec<usize> = Vec::with_capacity(journal.len());
+    let mut length: Vec<usize> = Vec::with_capacity(journal.len());
+    let mut follow_ups = 0;
+    let mut broken_links = 0;
+
+    for (index, entry) in journal.iter().enumerate() {
+        let cause = match &entry.causation_id {
+            None => None,
+            Some(causation_id) => {
+                follow_ups += 1;
+                let cause = position.get(causation_id).copied();
+                let linked = cause.is_some_and(|cause| {
+                    entry.correlation_id.as_ref() == Some(&journal[root[cause]].id)
+                });
+                if !linked {
+                    broken_links += 1;
+                }
+                cause
+            }
+        };
+        parent.push(cause);
+        root.push(cause.map_or(index, |cause| root[cause]));
+        length.push(cause.map_or(1, |cause| length[cause] + 1));
+        position.insert(&entry.id, index);
+    }
+
+    let mut longest = Vec::new();
+    let last = (0..journal.len()).reduce(|best, index| {
+        if length[index] > length[best] {
+            index
+        } else {
+            best
+        }
+    });
+    let mut next = last;
+    while let Some(index) = next {
+        let entry = &journal[index];
+        longest.push(ChainLink {
+            name: entry.name.to_owned(),
+            id: entry.id.to_string(),
+            correlation_id: entry.correlation_id.as_ref().map(EventId::to_string),
+            causation_id: entry.causation_id.as_ref().map(EventId::to_string),
+        });
+        next = parent[index];
+    }
+    longest.reverse();
+
+    ChainAnalysis {
+        follow_ups,
+        broken_links,
+        longest,
+    }
+}
+
+/// Formats cents as `1234.56 EUR`.
+fn money(cents: u64) -> String {
+    format!("{}.{:02} {CURRENCY}", cents / 100, cents % 100)
+}
+
+/// How many messages of one handler's failures the summary prints.
+const FAILURE_EXAMPLES: usize = 3;
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = &self.totals;
+        writeln!(f, "Summary of the day")?;
+        writeln!(
+            f,
+            "  orders placed        {} ({} units)",
+            t.orders, t.units_ordered
+        )?;
+        writeln!(
+            f,
+            "  payments             {} attempted, {} succeeded, {} declined",
+            t.payments_attempted, t.payments_succeeded, t.payments_declined
+        )?;
+        writeln!(f, "  revenue              {}", money(t.revenue_cents))?;
+        writeln!(f, "  fulfilments          {}", t.fulfilments)?;
+        writeln!(f, "  notifications        {}", t.notifications)?;
+        writeln!(f, "  users registered     {}", t.users_registered)?;
+        writeln!(f, "  products created     {}", t.products_created)?;
+        writeln!(
+            f,
+            "  vendor syncs         {} ({} items created, {} updated, {} failed)",
+            t.vendor_syncs, t.vendor_items_created, t.vendor_items_updated, t.vendor_items_failed
+        )?;
+        writeln!(
+            f,
+            "  AI requests          {} ({} tokens, {} over quota)",
+            t.ai_requests, t.ai_tokens, t.ai_requests_over_quota
+        )?;
+        writeln!(f, "  courses completed    {}", t.courses_completed)?;
+
+        writeln!(f)?;
+        writeln!(f, "Envelopes handled: {}", self.envelopes())?;
+        for (name, count) in &self.events {
+            writeln!(f, "  {name:<20} {count}")?;
+        }
+
+        writeln!(f)?;
+        writeln!(f, "Handler failures: {}", self.failures.len())?;
+        for group in self
+            .failures
+            .chunk_by(|a, b| (&a.event, &a.handler) == (&b.event, &b.handler))
+        {
+            writeln!(
+                f,
+                "  {} on {}: {}",
+                group[0].handler,
+                group[0].event,
+                group.len()
+            )?;
+            for failure in group.iter().take(FAILURE_EXAMPLES) {
+                writeln!(f, "    - {}", failure.error)?;
+            }
+            if group.len() > FAILURE_EXAMPLES {
+                writeln!(f, "    - ... and {} more", group.len() - FAILURE_EXAMPLES)?;
+            }
+        }
+
+        writeln!(f)?;
+        writeln!(
+            f,
+            "Causal links: {} follow-up events, {} broken",
+            self.follow_ups, self.broken_links
+        )?;
+        writeln!(f, "Longest chain ({} events):", self.longest_chain.len())?;
+        for link in &self.longest_chain {
+            writeln!(f, "  {:<17} id {}", link.name, link.id)?;
+            writeln!(
+                f,
+                "  {:<17}   correlation {}, causation {}",
+                "",
+                link.correlation_id.as_deref().unwrap_or("-"),
+                link.causation_id.as_deref().unwrap_or("-")
+            )?;
+        }
+
+        if !self.undecodable.is_empty() {
+            writeln!(f)?;
+            writeln!(f, "Undecodable lines: {}", self.undecodable.len())?;
+            for line in &self.undecodable {
+                writeln!(f, "  line {} ({}): {}", line.line, line.reason, line.error)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The catalog
+// ---------------------------------------------------------------------------
+
+/// Describes every registered event and its handlers in run order.
+pub fn catalog() -> String {
+    let events = registry::all();
+    let handler_count = registry::handlers().len();
+    let mut out = String::new();
+    // Writing to a `String` cannot fail.
+    let _ = writeln!(
+        out,
+        "Catalog: {} events, {handler_count} handlers",
+        events.len()
+    );
+    for info in events {
+        let _ = describe_event(&mut out, info);
+    }
+    out
+}
+
+/// Returns the first paragraph of a doc comment on one line, as rustdoc's summaries do.
+fn first_paragraph(doc: &str) -> String {
+    let lines: Vec<&str> = doc
+        .lines()
+        .map(str::trim)
+        .take_while(|line| !line.is_empty())
+        .collect();
+    lines.join(" ")
+}
+
+fn describe_event(out: &mut String, info: &EventInfo) -> fmt::Result {
+    writeln!(out)?;
+    writeln!(out, "{} v{} ({})", info.name(), info.version(), info.kind())?;
+    let summary = first_paragraph(info.doc());
+    writeln!(
+        out,
+        "  {}",
+        if summary.is_empty() {
+            "(undocumented)"
+        } else {
+            &summary
+        }
+    )?;
+
+    writeln!(out, "  fields:")?;
+    let name_width = info
+        .fields()
+        .iter()
+        .map(|field| field.name().len())
+        .max()
+        .unwrap_or(0);
+    let type_width = info
+        .fields()
+        .iter()
+        .map(|field| field.ty().len())
+        .max()
+        .unwrap_or(0);
+    for field in info.fields() {
+        let doc = first_paragraph(field.doc());
+        writeln!(
+            out,
+            "    {:<name_width$}  {:<type_width$}  {doc}",
+            field.name(),
+            field.ty()
+        )?;
+    }
+
+    writeln!(out, "  handlers, in run order:")?;
+    let handlers: Vec<_> = registry::handlers()
+        .iter()
+        .filter(|handler| handler.event_type_id() == info.type_id())
+        .collect();
+    if handlers.is_empty() {
+        writeln!(out, "    (none)")?;
+    }
+    let width = handlers
+        .iter()
+        .map(|handler| handler.name().len())
+        .max()
+        .unwrap_or(0);
+    for handler in handlers {
+        writeln!(
+            out,
+            "    {:<width$}  priority {:>4}  {:<5}  takes {}",
+            handler.name(),
+            handler.priority(),
+            if handler.is_async() { "async" } else { "sync" },
+            if handler.takes_envelope() {
+                "&Envelope<E>"
+            } else {
+                "&E"
+            }
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,657 @@
+//! Tests of the GitHub activity example (`examples/github_activity.rs`).
+//!
+//! The tests on inline records always run. The tests on the GH Archive sample
+//! read `$EVENTS_TEST_DATA/gharchive/2015-02-01-00.first100.jsonl` and are
+//! reported as ignored when `EVENTS_TEST_DATA` is unset.
+
+// The example's `main` and command-line parsing are not used here.
+#[allow(dead_code)]
+#[path = "../examples/github_activity.rs"]
+mod github_activity;
+
+use std::collections::BTreeSet;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use events::Decoder;
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use serde_json::{json, Value};
+
+use github_activity::{build_report, build_report_with, map_record, ActivityReport, RepoActivity};
+
+/// A test that reads the GH Archive sample at the given path.
+type SampleTest = fn(&Path) -> Result<(), Failed>;
+
+/// The GH Archive sample, relative to `EVENTS_TEST_DATA`.
+const SAMPLE: &str = "gharchive/2015-02-01-00.first100.jsonl";
+
+fn main() {
+    let args = Arguments::from_args();
+    // Runs of `build_report` are serialized inside the example, so the tests
+    // may run on several threads.
+    let sample = std::env::var_os("EVENTS_TEST_DATA").map(|dir| PathBuf::from(dir).join(SAMPLE));
+
+    let mut trials = vec![
+        Trial::test("report_lists_unknown_type", report_lists_unknown_type),
+        Trial::test("report_lists_malformed_line", report_lists_malformed_line),
+        Trial::test("report_lists_invalid_payload", report_lists_invalid_payload),
+        Trial::test(
+            "report_lists_missing_created_at",
+            report_lists_missing_created_at,
+        ),
+        Trial::test("report_lists_invalid_time", report_lists_invalid_time),
+        Trial::test("report_skips_blank_lines", report_skips_blank_lines),
+        Trial::test("report_counts_inline_events", report_counts_inline_events),
+        Trial::test("top_repos_break_ties_by_name", top_repos_break_ties_by_name),
+        Trial::test(
+            "report_counts_handler_failure",
+            report_counts_handler_failure,
+        ),
+        Trial::test("json_report_has_eight_keys", json_report_has_eight_keys),
+        Trial::test("json_report_lists_records", json_report_lists_records),
+        Trial::test("text_report_lists_failures", text_report_lists_failures),
+        Trial::test(
+            "map_record_writes_numeric_id_as_string",
+            map_record_writes_numeric_id_as_string,
+        ),
+        Trial::test("map_record_rejects_array", map_record_rejects_array),
+        Trial::test(
+            "cloudevents_output_has_decoded_events",
+            cloudevents_output_has_decoded_events,
+        ),
+        Trial::test("oversized_record_is_listed", oversized_record_is_listed),
+    ];
+
+    let sample_tests: [(&str, SampleTest); 6] = [
+        ("sample_counts_events_by_type", sample_counts_events_by_type),
+        ("sample_counts_push_commits", sample_counts_push_commits),
+        ("sample_counts_distinct_repos", sample_counts_distinct_repos),
+        (
+            "sample_counts_distinct_actors",
+            sample_counts_distinct_actors,
+        ),
+        ("sample_has_no_failures", sample_has_no_failures),
+        (
+            "sample_keeps_fractional_times",
+            sample_keeps_fractional_times,
+        ),
+    ];
+    for (name, test) in sample_tests {
+        let is_ignored = sample.is_none();
+        let sample = sample.clone();
+        let trial = Trial::ignorable_test(name, move || match &sample {
+            Some(path) => test(path).map(|()| Completion::Completed),
+            None => Ok(Completion::ignored_with("EVENTS_TEST_DATA is not set")),
+        });
+        trials.push(trial.with_ignored_flag(is_ignored));
+    }
+
+    libtest_mimic::run(&args, trials).exit();
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+/// Builds a GH Archive record of the 2015 shape.
+fn record(id: &str, event_type: &str, login: &str, repo: &str, payload: Value) -> String {
+    json!({
+        "id": id,
+        "type": event_type,
+        "actor": {"id": 1, "login": login, "gravatar_id": "", "url": "https://api.github.com/users/x"},
+        "repo": {"id": 2, "name": repo, "url": "https://api.github.com/repos/x"},
+        "payload": payload,
+        "public": true,
+        "created_at": "2015-02-01T00:00:00Z",
+    })
+    .to_string()
+}
+
+fn push_payload(commits: usize) -> Value {
+    let commits: Vec<Value> = (0..commits)
+        .map(|index| {
+            json!({
+                "sha": format!("{index:040x}"),
+                "author": {"email": "dev@example.com", "name": "dev"},
+                "message": "Fix the build",
+                "distinct": true,
+                "url": "https://api.github.com/repos/x/commits/0",
+            })
+        })
+        .collect();
+    json!({
+        "push_id": 561750394,
+        "size": commits.len(),
+        "distinct_size": commits.len(),
+        "ref": "refs/heads/master",
+        "head": "ce8fe25b11864d92f5fa9759cb32eb7dd3074008",
+        "before": "8ad81dd42fff2b9bef0981112fea2fbc79411e97",
+        "commits": commits,
+    })
+}
+
+fn push(id: &str, login: &str, repo: &str, commits: usize) -> String {
+    record(id, "PushEvent", login, repo, push_payload(commits))
+}
+
+fn watch(id: &str, login: &str, repo: &str) -> String {
+    record(id, "WatchEvent", login, repo, json!({"action": "started"}))
+}
+
+fn report_of(lines: &[String]) -> Result<ActivityReport, Failed> {
+    let input = lines.join("\n");
+    build_report(Cursor::new(input)).map_err(|error| format!("reading failed: {error}").into())
+}
+
+fn read_sample(path: &Path) -> Result<String, Failed> {
+    std::fs::read_to_string(path)
+        .map_err(|error| format!("failed to read {}: {error}", path.display()).into())
+}
+
+fn sample_records(text: &str) -> Result<Vec<Value>, Failed> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).map_err(|error| format!("{error}").into()))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Inline records
+// ---------------------------------------------------------------------------
+
+fn report_lists_unknown_type() -> Result<(), Failed> {
+    let lines = [
+        push("1", "alice", "alice/app", 1),
+        record(
+            "2",
+            "GollumEvent",
+            "bob",
+            "bob/wiki",
+            json!({"pages": [{"page_name": "Home", "action": "edited"}]}),
+        ),
+    ];
+    let report = report_of(&lines)?;
+
+    assert_eq!(report.unknown_types.total, 1);
+    assert_eq!(report.unknown_types.by_type.get("GollumEvent"), Some(&1));
+    assert_eq!(report.unknown_types.records.len(), 1);
+    let listed = &report.unknown_types.records[0];
+    assert_eq!(listed.line, 2);
+    assert_eq!(listed.event_type.as_deref(), Some("GollumEvent"));
+    assert_eq!(listed.reason, "unknown event");
+    assert!(
+        listed.message.contains("`GollumEvent`"),
+        "message: {}",
+        listed.message
+    );
+    assert_eq!(report.events_total, 1);
+    assert_eq!(report.decode_failures.total, 0);
+    Ok(())
+}
+
+fn report_lists_malformed_line() -> Result<(), Failed> {
+    let lines = [
+        watch("1", "alice", "alice/app"),
+        "{\"id\": \"2\", \"type\": \"PushEvent\"".to_owned(),
+    ];
+    let report = report_of(&lines)?;
+
+    assert_eq!(report.decode_failures.total, 1);
+    assert_eq!(
+        report.decode_failures.by_reason.get("malformed JSON"),
+        Some(&1)
+    );
+    let listed = &report.decode_failures.records[0];
+    assert_eq!(listed.line, 2);
+    assert_eq!(listed.event_type, None);
+    assert!(
+        listed.message.contains("EOF while parsing"),
+        "message: {}",
+        listed.message
+    );
+    assert_eq!(report.events_total, 1);
+    Ok(())
+}
+
+fn report_lists_invalid_payload() -> Result<(), Failed> {
+    let mut payload = push_payload(1);
+    payload["commits"] = json!("many");
+    let lines = [record("7", "PushEvent", "alice", "alice/app", payload)];
+    let report = report_of(&lines)?;
+
+    assert_eq!(report.decode_failures.total, 1);
+    assert_eq!(
+        report.decode_failures.by_reason.get("invalid payload"),
+        Some(&1)
+    );
+    let listed = &report.decode_failures.records[0];
+    assert_eq!(listed.line, 1);
+    assert_eq!(listed.event_type.as_deref(), Some("PushEvent"));
+    assert!(
+        listed.message.contains("expected a sequence"),
+        "message: {}",
+        listed.message
+    );
+    assert!(
+        listed.message.contains("payload.commits"),
+        "message: {}",
+        listed.message
+    );
+    assert_eq!(report.events_total, 0);
+    assert_eq!(report.unknown_types.total, 0);
+    Ok(())
+}
+
+fn report_lists_missing_created_at() -> Result<(), Failed> {
+    let mut watch: Value = serde_json::from_str(&watch("3", "alice", "alice/app"))?;
+    watch
+        .as_object_mut()
+        .ok_or("record is not an object")?
+        .remove("created_at");
+    let report = report_of(&[watch.to_string()])?;
+
+    assert_eq!(
+        report.decode_failures.by_reason.get("invalid record"),
+        Some(&1)
+    );
+    let listed = &report.decode_failures.records[0];
+    assert_eq!(listed.event_type.as_deref(), Some("WatchEvent"));
+    assert!(
+        listed.message.contains("created_at"),
+        "message: {}",
+        listed.message
+    );
+    assert_eq!(report.events_total, 0);
+    Ok(())
+}
+
+fn report_lists_invalid_time() -> Result<(), Failed> {
+    let line = watch("3", "alice", "alice/app").replace("2015-02-01T00:00:00Z", "yesterday");
+    let report = report_of(&[line])?;
+
+    assert_eq!(
+        report.decode_failures.by_reason.get("invalid attribute"),
+        Some(&1)
+    );
+    let listed = &report.decode_failures.records[0];
+    assert!(
+        listed.message.contains("`time`"),
+        "message: {}",
+        listed.message
+    );
+    assert_eq!(report.events_total, 0);
+    Ok(())
+}
+
+fn report_skips_blank_lines() -> Result<(), Failed> {
+    let lines = [
+        String::new(),
+        watch("1", "alice", "alice/app"),
+        "   \r".to_owned(),
+        "not json".to_owned(),
+    ];
+    let report = report_of(&lines)?;
+
+    assert_eq!(report.events_total, 1);
+    assert_eq!(report.decode_failures.total, 1);
+    assert_eq!(report.decode_failures.records[0].line, 4);
+    Ok(())
+}
+
+fn report_counts_inline_events() -> Result<(), Failed> {
+    let lines = [
+        push("1", "alice", "alice/app", 3),
+        push("2", "bob", "alice/app", 2),
+        watch("3", "carol", "bob/lib"),
+        watch("4", "alice", "bob/lib"),
+        record("5", "PublicEvent", "bob", "bob/tools", json!({})),
+    ];
+    let report = report_of(&lines)?;
+
+    assert_eq!(report.events_total, 5);
+    assert_eq!(report.by_type.get("PushEvent"), Some(&2));
+    assert_eq!(report.by_type.get("WatchEvent"), Some(&2));
+    assert_eq!(report.by_type.get("PublicEvent"), Some(&1));
+    assert_eq!(report.by_type.len(), 3);
+    assert_eq!(report.push_commits, 5);
+    assert_eq!(report.distinct_repos, 3);
+    assert_eq!(report.distinct_actors, 3);
+    assert!(report.handler_failures.is_empty());
+    Ok(())
+}
+
+fn top_repos_break_ties_by_name() -> Result<(), Failed> {
+    let repos = [
+        "zeta/z", "alpha/a", "mid/m", "beta/b", "gamma/g", "delta/d", "omega/o",
+    ];
+    let mut lines: Vec<String> = repos
+        .iter()
+        .enumerate()
+        .map(|(index, repo)| watch(&index.to_string(), "alice", repo))
+        .collect();
+    lines.push(watch("100", "bob", "zeta/z"));
+    let report = report_of(&lines)?;
+
+    let expected = [
+        ("zeta/z", 2),
+        ("alpha/a", 1),
+        ("beta/b", 1),
+        ("delta/d", 1),
+        ("gamma/g", 1),
+    ];
+    let expected: Vec<RepoActivity> = expected
+        .iter()
+        .map(|(name, events)| RepoActivity {
+            name: (*name).to_owned(),
+            events: *events,
+        })
+        .collect();
+    assert_eq!(report.top_repos, expected);
+    Ok(())
+}
+
+fn report_counts_handler_failure() -> Result<(), Failed> {
+    let mut payload = push_payload(2);
+    payload["size"] = json!(1);
+    payload["distinct_size"] = json!(1);
+    let lines = [
+        watch("1", "alice", "alice/app"),
+        record("2", "PushEvent", "alice", "alice/app", payload),
+    ];
+    let report = report_of(&lines)?;
+
+    assert_eq!(report.handler_failures.len(), 1);
+    let failure = &report.handler_failures[0];
+    assert_eq!(failure.line, 2);
+    assert_eq!(failure.event_type, "PushEvent");
+    assert!(
+        failure.handler.ends_with("check_push_counts"),
+        "handler: {}",
+        failure.handler
+    );
+    assert_eq!(
+        failure.message,
+        "push 561750394: 2 commits listed but size is 1"
+    );
+    // The other handler of the push still counted it.
+    assert_eq!(report.events_total, 2);
+    assert_eq!(report.push_commits, 2);
+    Ok(())
+}
+
+fn json_report_has_eight_keys() -> Result<(), Failed> {
+    let lines = [watch("1", "alice", "alice/app"), "not json".to_owned()];
+    let report = report_of(&lines)?;
+    let json = serde_json::to_value(&report)?;
+
+    let keys: BTreeSet<&str> = json
+        .as_object()
+        .ok_or("the report is not a JSON object")?
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let expected = BTreeSet::from([
+        "events_total",
+        "by_type",
+        "push_commits",
+        "distinct_repos",
+        "distinct_actors",
+        "top_repos",
+        "unknown_types",
+        "decode_failures",
+    ]);
+    assert_eq!(keys, expected);
+    Ok(())
+}
+
+fn json_report_lists_records() -> Result<(), Failed> {
+    let lines = [
+        push("1", "alice", "alice/app", 1),
+        record("2", "GollumEvent", "bob", "bob/wiki", json!({"pages": []})),
+        "not json".to_owned(),
+    ];
+    let report = report_of(&lines)?;
+    let json = serde_json::to_value(&report)?;
+
+    assert_eq!(json["events_total"], 1);
+    assert_eq!(json["by_type"], json!({"PushEvent": 1}));
+    assert_eq!(json["push_commits"], 1);
+    assert_eq!(json["distinct_repos"], 1);
+    assert_eq!(json["distinct_actors"], 1);
+    assert_eq!(
+        json["top_repos"],
+        json!([{"name": "alice/app", "events": 1}])
+    );
+    assert_eq!(json["unknown_types"]["total"], 1);
+    assert_eq!(json["unknown_types"]["by_type"], json!({"GollumEvent": 1}));
+    assert_eq!(json["unknown_types"]["records"][0]["line"], 2);
+    assert_eq!(json["unknown_types"]["records"][0]["type"], "GollumEvent");
+    assert_eq!(
+        json["unknown_types"]["records"][0]["reason"],
+        "unknown event"
+    );
+    assert_eq!(json["decode_failures"]["total"], 1);
+    assert_eq!(
+        json["decode_failures"]["by_reason"],
+        json!({"malformed JSON": 1})
+    );
+    assert_eq!(json["decode_failures"]["records"][0]["line"], 3);
+    assert_eq!(json["decode_failures"]["records"][0]["type"], Value::Null);
+    Ok(())
+}
+
+fn text_report_lists_failures() -> Result<(), Failed> {
+    let lines = [
+        record("1", "GollumEvent", "bob", "bob/wiki", json!({"pages": []})),
+        "not json".to_owned(),
+    ];
+    let text = report_of(&lines)?.to_string();
+
+    assert!(
+        text.contains("line 1: GollumEvent: unknown event:"),
+        "report:\n{text}"
+    );
+    assert!(
+        text.contains("line 2: (no type): malformed JSON:"),
+        "report:\n{text}"
+    );
+    assert!(text.contains("Unknown event types:   1"), "report:\n{text}");
+    assert!(text.contains("Decode failures:       1"), "report:\n{text}");
+    Ok(())
+}
+
+fn map_record_writes_numeric_id_as_string() -> Result<(), Failed> {
+    let line = watch("1", "alice", "alice/app").replace("\"id\":\"1\"", "\"id\":2549961020");
+    let mapped = map_record(line.as_bytes()).map_err(|error| error.message)?;
+    let envelope: Value = serde_json::from_slice(&mapped.cloudevent)?;
+
+    assert_eq!(envelope["id"], "2549961020");
+    assert_eq!(envelope["source"], "https://github.com");
+    assert_eq!(envelope["subject"], "alice/app");
+    assert_eq!(envelope["type"], "WatchEvent");
+    assert_eq!(envelope["time"], "2015-02-01T00:00:00Z");
+    assert_eq!(mapped.event_type.as_deref(), Some("WatchEvent"));
+    Ok(())
+}
+
+fn map_record_rejects_array() -> Result<(), Failed> {
+    let error = match map_record(b"[1, 2, 3, 4, 5, 6, 7, 8]") {
+        Ok(mapped) => return Err(format!("mapped an array: {mapped:?}").into()),
+        Err(error) => error,
+    };
+
+    assert_eq!(error.reason, "malformed JSON");
+    assert!(
+        error.message.contains("[1, 2"),
+        "message: {}",
+        error.message
+    );
+    Ok(())
+}
+
+fn cloudevents_output_has_decoded_events() -> Result<(), Failed> {
+    let lines = [
+        push("1", "alice", "alice/app", 1),
+        "not json".to_owned(),
+        watch("2", "bob", "bob/lib"),
+    ];
+    let mut output = Vec::new();
+    build_report_with(
+        Cursor::new(lines.join("\n")),
+        &Decoder::new(),
+        Some(&mut output),
+    )?;
+    let text = String::from_utf8(output)?;
+    let written: Vec<Value> = text
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+
+    assert_eq!(written.len(), 2);
+    assert_eq!(written[0]["type"], "PushEvent");
+    assert_eq!(written[0]["id"], "1");
+    assert_eq!(written[0]["dataversion"], 1);
+    assert_eq!(written[1]["type"], "WatchEvent");
+    assert_eq!(written[1]["data"]["payload"], json!({"action": "started"}));
+    Ok(())
+}
+
+fn oversized_record_is_listed() -> Result<(), Failed> {
+    let lines = [
+        watch("1", "alice", "alice/app"),
+        push("2", "bob", "bob/lib", 20),
+    ];
+    let input = lines.join("\n");
+    let decoder = Decoder::new().max_size(lines[0].len() + 200);
+    let report = build_report_with(Cursor::new(input), &decoder, None)?;
+
+    assert_eq!(report.events_total, 1);
+    assert_eq!(report.decode_failures.by_reason.get("too large"), Some(&1));
+    assert_eq!(report.decode_failures.records[0].line, 2);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// The GH Archive sample
+// ---------------------------------------------------------------------------
+
+fn sample_report(path: &Path) -> Result<ActivityReport, Failed> {
+    let text = read_sample(path)?;
+    Ok(build_report(Cursor::new(text))?)
+}
+
+fn sample_counts_events_by_type(path: &Path) -> Result<(), Failed> {
+    let report = sample_report(path)?;
+
+    assert_eq!(report.events_total, 100);
+    let expected = [
+        ("PushEvent", 60),
+        ("CreateEvent", 12),
+        ("IssueCommentEvent", 8),
+        ("WatchEvent", 6),
+        ("PullRequestEvent", 5),
+        ("ForkEvent", 4),
+        ("IssuesEvent", 3),
+        ("PublicEvent", 1),
+        ("CommitCommentEvent", 1),
+    ];
+    for (event_type, count) in expected {
+        assert_eq!(
+            report.by_type.get(event_type),
+            Some(&count),
+            "events of type {event_type}"
+        );
+    }
+    assert_eq!(report.by_type.len(), expected.len());
+    Ok(())
+}
+
+fn sample_counts_push_commits(path: &Path) -> Result<(), Failed> {
+    let records = sample_records(&read_sample(path)?)?;
+    let commits: usize = records
+        .iter()
+        .filter(|record| record["type"] == "PushEvent")
+        .map(|record| record["payload"]["commits"].as_array().map_or(0, Vec::len))
+        .sum();
+    let report = sample_report(path)?;
+
+    assert_eq!(report.push_commits, commits as u64);
+    Ok(())
+}
+
+fn sample_counts_distinct_repos(path: &Path) -> Result<(), Failed> {
+    let records = sample_records(&read_sample(path)?)?;
+    let repos: BTreeSet<&str> = records
+        .iter()
+        .filter_map(|record| record["repo"]["name"].as_str())
+        .collect();
+    let report = sample_report(path)?;
+
+    assert_eq!(report.distinct_repos, repos.len());
+    Ok(())
+}
+
+fn sample_counts_distinct_actors(path: &Path) -> Result<(), Failed> {
+    let records = sample_records(&read_sample(path)?)?;
+    let actors: BTreeSet<&str> = records
+        .iter()
+        .filter_map(|record| record["actor"]["login"].as_str())
+        .collect();
+    let report = sample_report(path)?;
+
+    assert_eq!(report.distinct_actors, actors.len());
+    Ok(())
+}
+
+fn sample_has_no_failures(path: &Path) -> Result<(), Failed> {
+    let report = sample_report(path)?;
+
+    assert_eq!(
+        report.decode_failures.total, 0,
+        "{:?}",
+        report.decode_failures
+    );
+    assert_eq!(report.unknown_types.total, 0, "{:?}", report.unknown_types);
+    assert!(
+        report.handler_failures.is_empty(),
+        "{:?}",
+        report.handler_failures
+    );
+    Ok(())
+}
+
+fn sample_keeps_fractional_times(path: &Path) -> Result<(), Failed> {
+    let text = read_sample(path)?;
+    let records = sample_records(&text)?;
+    let mut output = Vec::new();
+    build_report_with(Cursor::new(text), &Decoder::new(), Some(&mut output))?;
+    let envelopes: Vec<&str> = std::str::from_utf8(&output)?.lines().collect();
+    assert_eq!(envelopes.len(), records.len());
+
+    let mut fractional = 0;
+    for (record, envelope) in records.iter().zip(&envelopes) {
+        let created_at = record["created_at"]
+            .as_str()
+            .ok_or("created_at is not a string")?;
+        if !created_at.contains('.') {
+            continue;
+        }
+        fractional += 1;
+        // Compare the JSON text, not parsed values, so that the digits count.
+        let attribute = format!("\"time\":\"{created_at}\"");
+        assert!(
+            envelope.contains(&attribute),
+            "envelope of {} lacks {attribute}: {envelope}",
+            record["id"]
+        );
+        // A second decode and encode keeps the text too.
+        let decoded = events::decode(envelope.as_bytes())?;
+        let encoded = serde_json::to_string(&decoded)?;
+        assert!(
+            encoded.contains(&attribute),
+            "re-encoded envelope of {} lacks {attribute}: {encoded}",
+            record["id"]
+        );
+    }
+    assert_eq!(fractional, 3);
+    Ok(())
+}

@@ -1,0 +1,15 @@
+// `#[on]` accepts `name`, `priority` and `crate`; `order` is not an option.
+use events::{on, Event};
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize)]
+struct OrderPlaced {
+    order_id: u64,
+}
+
+#[on(OrderPlaced, order = 1)]
+fn reserve_stock(order: &OrderPlaced) {
+    let _ = order.order_id;
+}
+
+fn main() {}
