@@ -72,6 +72,9 @@
 //! A handler is a free function, sync or `async`, taking `&E` or
 //! `&Envelope<E>` and returning `()` or `Result<(), E>` with `E: Display`
 //! (which covers boxed errors and `anyhow::Error`).
+//! `&Envelope<E>` may be spelled through a type alias. On an associated
+//! function inside an `impl` block, the compiler reports `cannot find
+//! function`: move the handler out of the `impl`.
 //!
 //! | option | default | meaning |
 //! |---|---|---|

@@ -12,10 +12,3 @@ fn ui() {
     cases.compile_fail("tests/ui/on/*.rs");
     cases.pass("tests/ui/pass/*.rs");
 }
-
-#[test]
-#[ignore = "the generated entry point calls a #[deprecated] handler without #[allow(deprecated)]"]
-fn ui_deprecated_handler() {
-    let cases = trybuild::TestCases::new();
-    cases.pass("tests/ui/pending/deprecated_handler.rs");
-}

@@ -4,6 +4,8 @@ use core::any::TypeId;
 use core::fmt;
 
 use serde::de::DeserializeOwned;
+
+use crate::doc::{Doc, DocFragment};
 use serde::Serialize;
 
 /// A typed application event: a payload struct with a stable name and version.
@@ -146,7 +148,7 @@ pub struct EventInfo {
     name: &'static str,
     version: u32,
     kind: EventKind,
-    doc: &'static str,
+    doc: Doc,
     fields: &'static [FieldInfo],
     module_path: &'static str,
     file: &'static str,
@@ -213,8 +215,8 @@ impl EventInfo {
     /// struct OrderPlaced;
     /// assert_eq!(OrderPlaced::info().doc(), "First line.\n\n    indented");
     /// ```
-    pub fn doc(&self) -> &'static str {
-        self.doc
+    pub fn doc(&self) -> &str {
+        self.doc.get()
     }
 
     /// Returns the payload fields in declaration order; empty for unit structs.
@@ -327,11 +329,20 @@ impl fmt::Debug for EventInfo {
 /// assert_eq!(field.ty(), "Vec<(String, u32)>");
 /// assert_eq!(field.doc(), "Line items as (sku, quantity).");
 /// ```
-#[derive(Debug)]
 pub struct FieldInfo {
     name: &'static str,
     ty: &'static str,
-    doc: &'static str,
+    doc: Doc,
+}
+
+impl fmt::Debug for FieldInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FieldInfo")
+            .field("name", &self.name)
+            .field("ty", &self.ty)
+            .field("doc", &self.doc())
+            .finish()
+    }
 }
 
 impl FieldInfo {
@@ -374,8 +385,8 @@ impl FieldInfo {
     /// assert_eq!(fields[0].doc(), "Amount in cents.");
     /// assert_eq!(fields[1].doc(), "");
     /// ```
-    pub fn doc(&self) -> &'static str {
-        self.doc
+    pub fn doc(&self) -> &str {
+        self.doc.get()
     }
 }
 
@@ -387,7 +398,7 @@ impl EventInfo {
         name: &'static str,
         version: u32,
         kind: EventKind,
-        doc: &'static str,
+        doc: &'static [DocFragment],
         fields: &'static [FieldInfo],
         module_path: &'static str,
         file: &'static str,
@@ -397,7 +408,7 @@ impl EventInfo {
             name,
             version,
             kind,
-            doc,
+            doc: Doc::new(doc),
             fields,
             module_path,
             file,
@@ -413,7 +424,11 @@ impl EventInfo {
 
 #[doc(hidden)]
 impl FieldInfo {
-    pub const fn __new(name: &'static str, ty: &'static str, doc: &'static str) -> Self {
-        FieldInfo { name, ty, doc }
+    pub const fn __new(name: &'static str, ty: &'static str, doc: &'static [DocFragment]) -> Self {
+        FieldInfo {
+            name,
+            ty,
+            doc: Doc::new(doc),
+        }
     }
 }

@@ -285,8 +285,7 @@ pub enum Input<'a> {
 }
 
 impl<'a> Input<'a> {
-    #[doc(hidden)]
-    pub fn payload<E: Event>(self) -> &'a E {
+    fn payload<E: Send + Sync + 'static>(self) -> &'a E {
         let payload = match self {
             Input::Payload(payload) => payload.downcast_ref::<E>(),
             Input::Envelope(envelope) => envelope
@@ -296,8 +295,7 @@ impl<'a> Input<'a> {
         payload.unwrap_or_else(|| wrong_input::<E>())
     }
 
-    #[doc(hidden)]
-    pub fn envelope<E: Event>(self) -> &'a Envelope<E> {
+    fn envelope<E: Send + Sync + 'static>(self) -> &'a Envelope<E> {
         match self {
             Input::Envelope(envelope) => envelope.downcast_ref::<Envelope<E>>(),
             Input::Payload(_) => None,
@@ -307,44 +305,42 @@ impl<'a> Input<'a> {
 }
 
 #[cold]
-fn wrong_input<E: Event>() -> ! {
+fn wrong_input<E>() -> ! {
     unreachable!(
         "bus passed the wrong input to a handler of `{}`",
         core::any::type_name::<E>()
     )
 }
 
-/// A handler parameter that borrows the event payload: `&E`.
+/// A handler parameter: `&E`, or `&Envelope<E>` for handlers that read the metadata.
+///
+/// The type system tells the two apart, so type aliases of `Envelope<E>` and
+/// events that happen to be named `Envelope` work as parameters.
 #[doc(hidden)]
 #[diagnostic::on_unimplemented(
     message = "an `#[on({E})]` handler cannot take `{Self}`",
     label = "expected `&{E}` or `&Envelope<{E}>`",
-    note = "the first parameter of a handler borrows the event it handles: `event: &{E}`, or `envelope: &Envelope<{E}>` to see the metadata"
+    note = "the parameter of a handler borrows the event it handles: `event: &{E}`, or `envelope: &Envelope<{E}>` to read the metadata"
 )]
-pub trait PayloadParam<'a, E> {
-    fn cast(event: &'a E) -> Self;
+pub trait HandlerParam<'a, E>: Sized {
+    const TAKES_ENVELOPE: bool;
+
+    fn extract(input: Input<'a>) -> Self;
 }
 
-impl<'a, E> PayloadParam<'a, E> for &'a E {
-    fn cast(event: &'a E) -> Self {
-        event
+impl<'a, E: Send + Sync + 'static> HandlerParam<'a, E> for &'a E {
+    const TAKES_ENVELOPE: bool = false;
+
+    fn extract(input: Input<'a>) -> Self {
+        input.payload::<E>()
     }
 }
 
-/// A handler parameter that borrows the whole envelope: `&Envelope<E>`.
-#[doc(hidden)]
-#[diagnostic::on_unimplemented(
-    message = "an `#[on({E})]` handler cannot take `{Self}`",
-    label = "expected `&Envelope<{E}>`",
-    note = "a handler that wants the metadata takes `envelope: &Envelope<{E}>`; otherwise take `event: &{E}`"
-)]
-pub trait EnvelopeParam<'a, E> {
-    fn cast(envelope: &'a Envelope<E>) -> Self;
-}
+impl<'a, E: Send + Sync + 'static> HandlerParam<'a, E> for &'a Envelope<E> {
+    const TAKES_ENVELOPE: bool = true;
 
-impl<'a, E> EnvelopeParam<'a, E> for &'a Envelope<E> {
-    fn cast(envelope: &'a Envelope<E>) -> Self {
-        envelope
+    fn extract(input: Input<'a>) -> Self {
+        input.envelope::<E>()
     }
 }
 

@@ -40,6 +40,7 @@ extern crate self as events_core;
 mod bus;
 pub mod cloudevents;
 mod decode;
+mod doc;
 pub mod envelope;
 mod event;
 mod handler;
@@ -71,7 +72,8 @@ pub use chrono;
 // Not public API. Used by generated code.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::handler::{BoxFuture, EnvelopeParam, HandlerRegistration, Input, PayloadParam};
+    pub use crate::doc::{DocFragment, DocKind};
+    pub use crate::handler::{BoxFuture, HandlerParam, HandlerRegistration, Input};
     pub use core::any::type_name;
     pub use inventory;
 

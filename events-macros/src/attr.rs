@@ -65,9 +65,8 @@ pub fn event_options(attrs: &[Attribute], errors: &mut Errors) -> EventOptions {
                 }
                 // version = 2
                 "version" => {
-                    let lit: LitInt = meta.value()?.parse()?;
-                    let version = parse_version(&lit)?;
-                    set_once(&mut options.version, &meta.path, lit.span(), version, errors);
+                    let (version, span) = parse_version(meta.value()?)?;
+                    set_once(&mut options.version, &meta.path, span, version, errors);
                 }
                 // kind = "domain" | "integration"
                 "kind" => {
@@ -87,7 +86,7 @@ pub fn event_options(attrs: &[Attribute], errors: &mut Errors) -> EventOptions {
                 // crate = "path::to::events"
                 "crate" => {
                     let lit: LitStr = meta.value()?.parse()?;
-                    let path: Path = lit.parse()?;
+                    let path = parse_crate_path(&lit)?;
                     if options.krate.replace(path).is_some() {
                         errors.push_at(lit.span(), "duplicate `crate` option");
                     }
@@ -108,7 +107,30 @@ pub fn event_options(attrs: &[Attribute], errors: &mut Errors) -> EventOptions {
     options
 }
 
-fn parse_version(lit: &LitInt) -> syn::Result<u32> {
+/// Parses `version = N`, with messages for the usual mistakes: a string, a
+/// negative number, zero.
+fn parse_version(input: ParseStream<'_>) -> syn::Result<(u32, Span)> {
+    if let Ok(lit) = input.fork().parse::<LitStr>() {
+        input.parse::<LitStr>()?;
+        let message = format!(
+            "write the event version as an integer, without quotes: `version = {}`",
+            lit.value()
+        );
+        return Err(syn::Error::new(lit.span(), message));
+    }
+    if input.peek(Token![-]) {
+        let minus: Token![-] = input.parse()?;
+        let lit: LitInt = input.parse()?;
+        return Err(syn::Error::new_spanned(
+            quote::quote!(#minus #lit),
+            "event versions start at 1; write `version = 1`",
+        ));
+    }
+    let lit: LitInt = input.parse()?;
+    Ok((check_version(&lit)?, lit.span()))
+}
+
+fn check_version(lit: &LitInt) -> syn::Result<u32> {
     let version: u32 = lit.base10_parse().map_err(|_| {
         syn::Error::new(
             lit.span(),
@@ -122,6 +144,19 @@ fn parse_version(lit: &LitInt) -> syn::Result<u32> {
         ));
     }
     Ok(version)
+}
+
+/// Parses `crate = "path"` into a path, naming the expected form on failure.
+pub fn parse_crate_path(lit: &LitStr) -> syn::Result<Path> {
+    lit.parse::<Path>().map_err(|_| {
+        syn::Error::new(
+            lit.span(),
+            format!(
+                "`crate = {:?}` is not a path; write the path of the `events` crate, such as `crate = \"::events\"` or `crate = \"crate::events_runtime\"`",
+                lit.value()
+            ),
+        )
+    })
 }
 
 fn set_once<T>(
@@ -191,7 +226,8 @@ pub const ON_KEYS: &str = "`name`, `priority` or `crate`";
 impl OnOptions {
     pub fn parse(input: ParseStream<'_>) -> syn::Result<OnOptions> {
         if input.is_empty() {
-            return Err(input.error(
+            return Err(syn::Error::new(
+                Span::call_site(),
                 "missing event type; write the event this function handles, as in `#[on(OrderPlaced)]`",
             ));
         }
@@ -247,7 +283,7 @@ impl OnOptions {
                 // crate = "path::to::events"
                 "crate" => {
                     let lit: LitStr = input.parse()?;
-                    if options.krate.replace(lit.parse()?).is_some() {
+                    if options.krate.replace(parse_crate_path(&lit)?).is_some() {
                         errors.push_at(key.span(), "duplicate `crate` option");
                     }
                 }

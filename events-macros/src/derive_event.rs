@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 use syn::{Attribute, Data, DeriveInput, Fields};
 
 use crate::attr::{self, Errors, EventOptions, Kind};
-use crate::docs::doc_expr;
+use crate::docs::doc_fragments;
 use crate::krate::runtime_path;
 use crate::type_text::type_text;
 
@@ -93,7 +93,14 @@ fn expand_impl(
         Some(Kind::Integration) => quote!(#krate::EventKind::Integration),
         Some(Kind::Domain) | None => quote!(#krate::EventKind::Domain),
     };
-    let doc = doc_expr(&input.attrs);
+    let doc = doc_fragments(&krate, &input.attrs);
+    let field_cfgs: Vec<TokenStream> = fields
+        .iter()
+        .map(|field| {
+            let cfgs = cfg_attrs(&field.attrs);
+            quote!(#(#cfgs)*)
+        })
+        .collect();
     let fields = field_infos(&krate, fields);
     let line = line_of(ident.span());
 
@@ -101,12 +108,23 @@ fn expand_impl(
         #[doc(hidden)]
         #[allow(non_upper_case_globals, clippy::all)]
         const _: () = {
+            // The field list is a static of its own because `FieldInfo` caches
+            // its rendered doc, and a static array needs its length, which
+            // depends on which `#[cfg]` fields are compiled in.
+            #[allow(unused_mut)]
+            const __EVENTS_FIELD_COUNT: usize = {
+                let mut __count = 0usize;
+                #(#field_cfgs { __count += 1; })*
+                __count
+            };
+            static __EVENTS_FIELDS: [#krate::FieldInfo; __EVENTS_FIELD_COUNT] = [#(#fields),*];
+
             static __EVENTS_INFO: #krate::EventInfo = #krate::EventInfo::__new::<#ident>(
                 #name,
                 #version,
                 #kind,
                 #doc,
-                &[#(#fields),*],
+                &__EVENTS_FIELDS,
                 ::core::module_path!(),
                 ::core::file!(),
                 #line,
@@ -141,7 +159,7 @@ fn field_infos(krate: &TokenStream, fields: &Fields) -> Vec<TokenStream> {
             };
             let field_ty = &field.ty;
             let ty = type_text(quote!(#field_ty));
-            let doc = doc_expr(&field.attrs);
+            let doc = doc_fragments(krate, &field.attrs);
             let cfgs = cfg_attrs(&field.attrs);
             quote_spanned! {field.span()=>
                 #(#cfgs)*

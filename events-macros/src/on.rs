@@ -12,14 +12,6 @@ use crate::attr::{Errors, OnOptions};
 use crate::derive_event::{cfg_attrs, line_of};
 use crate::krate::runtime_path;
 
-/// The form in which a handler receives its event.
-enum Param<'a> {
-    /// `&E`
-    Payload(&'a Type),
-    /// `&Envelope<E>`
-    Envelope(&'a Type),
-}
-
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let function: ItemFn = match syn::parse2(item.clone()) {
         Ok(function) => function,
@@ -56,10 +48,10 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-fn check_signature<'a>(
-    function: &'a ItemFn,
-    options: Option<&OnOptions>,
-) -> syn::Result<Param<'a>> {
+/// Checks the parts of a handler signature that the macro can see, returning
+/// the parameter type. Whether that type is `&E` or `&Envelope<E>` is left to
+/// the compiler, which also resolves type aliases.
+fn check_signature<'a>(function: &'a ItemFn, options: Option<&OnOptions>) -> syn::Result<&'a Type> {
     let sig = &function.sig;
     let event = options.map_or_else(|| "E".to_owned(), |options| type_name(&options.event));
     let expected = format!("`event: &{event}` or `envelope: &Envelope<{event}>`");
@@ -122,8 +114,8 @@ fn check_signature<'a>(
     Ok(param.expect("a handler without errors has a parameter"))
 }
 
-/// Tells `&E` from `&Envelope<E>`; other shapes are errors.
-fn classify<'a>(ty: &'a Type, expected: &str, errors: &mut Errors) -> Option<Param<'a>> {
+/// Rejects parameter shapes that can never be `&E` or `&Envelope<E>`.
+fn classify<'a>(ty: &'a Type, expected: &str, errors: &mut Errors) -> Option<&'a Type> {
     let Type::Reference(reference) = ty else {
         errors.push_at(
             ty.span(),
@@ -138,26 +130,14 @@ fn classify<'a>(ty: &'a Type, expected: &str, errors: &mut Errors) -> Option<Par
         );
         return None;
     }
-    let is_envelope = match &*reference.elem {
-        Type::Path(path) => path
-            .path
-            .segments
-            .last()
-            .is_some_and(|segment| segment.ident == "Envelope"),
-        _ => false,
-    };
-    if is_envelope {
-        Some(Param::Envelope(ty))
-    } else {
-        Some(Param::Payload(ty))
-    }
+    Some(ty)
 }
 
 fn type_name(ty: &Type) -> String {
     crate::type_text::type_text(ty.to_token_stream())
 }
 
-fn registration(function: &ItemFn, options: &OnOptions, param: &Param<'_>) -> TokenStream {
+fn registration(function: &ItemFn, options: &OnOptions, param: &Type) -> TokenStream {
     let krate = runtime_path(options.krate.as_ref());
     let sig = &function.sig;
     let ident = &sig.ident;
@@ -173,47 +153,46 @@ fn registration(function: &ItemFn, options: &OnOptions, param: &Param<'_>) -> To
         .map_or(0, |priority| priority.value);
     let line = line_of(ident.span());
     let cfgs = cfg_attrs(&function.attrs);
+    // A named constant rather than `const _`, so that `#[on]` on an
+    // associated function gives one error ("cannot find function ... consider
+    // using `Self::...`") instead of two. Function names are unique within a
+    // module, so the name is too.
+    let registration_name = quote::format_ident!("__EVENTS_HANDLER_{}", function_name);
 
-    let (takes_envelope, argument) = match param {
-        Param::Payload(ty) => (
-            false,
-            quote_spanned! {ty.span()=>
-                <#ty as #krate::__private::PayloadParam<'_, #event>>::cast(__input.payload::<#event>())
-            },
-        ),
-        Param::Envelope(ty) => (
-            true,
-            quote_spanned! {ty.span()=>
-                <#ty as #krate::__private::EnvelopeParam<'_, #event>>::cast(__input.envelope::<#event>())
-            },
-        ),
+    // Errors about the parameter and the return type point at the user's
+    // tokens because these expressions carry their spans.
+    // Both uses of the parameter type are written alike, so a wrong type
+    // produces two identical errors, which rustc reports once.
+    let param_trait = quote_spanned! {param.span()=>
+        <#param as #krate::__private::HandlerParam<'_, #event>>
     };
     let return_span = match &sig.output {
         ReturnType::Default => ident.span(),
         ReturnType::Type(_, ty) => ty.span(),
     };
+    let into_result = quote_spanned! {return_span=>
+        #krate::__private::into_result(__returned)
+    };
 
     let (entry, constructor) = if sig.asyncness.is_some() {
-        let into_result = quote_spanned! {return_span=>
-            #krate::__private::into_result(#ident(__argument).await)
-        };
         let entry = quote! {
-            fn __events_entry<'__a>(
-                __input: #krate::__private::Input<'__a>,
-            ) -> #krate::__private::BoxFuture<'__a> {
-                let __argument = #argument;
-                #krate::__private::boxed(async move { #into_result })
+            fn __events_entry(
+                __input: #krate::__private::Input<'_>,
+            ) -> #krate::__private::BoxFuture<'_> {
+                let __argument = #param_trait::extract(__input);
+                #krate::__private::boxed(async move {
+                    let __returned = #ident(__argument).await;
+                    #into_result
+                })
             }
         };
         (entry, quote!(__async))
     } else {
-        let into_result = quote_spanned! {return_span=>
-            #krate::__private::into_result(#ident(#argument))
-        };
         let entry = quote! {
             fn __events_entry(
                 __input: #krate::__private::Input<'_>,
             ) -> ::core::result::Result<(), #krate::HandlerError> {
+                let __returned = #ident(#param_trait::extract(__input));
                 #into_result
             }
         };
@@ -223,15 +202,19 @@ fn registration(function: &ItemFn, options: &OnOptions, param: &Param<'_>) -> To
     quote! {
         #(#cfgs)*
         #[doc(hidden)]
-        #[allow(non_upper_case_globals, clippy::all)]
-        const _: () = {
+        #[allow(non_upper_case_globals, deprecated, clippy::all)]
+        const #registration_name: () = {
             #entry
+
+            const fn __events_takes_envelope() -> bool {
+                #param_trait::TAKES_ENVELOPE
+            }
 
             static __EVENTS_HANDLER: #krate::HandlerInfo = #krate::HandlerInfo::#constructor::<#event>(
                 #name,
                 ::core::concat!(::core::module_path!(), "::", #function_name),
                 #priority,
-                #takes_envelope,
+                __events_takes_envelope(),
                 ::core::file!(),
                 #line,
                 __events_entry,

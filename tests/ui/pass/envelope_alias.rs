@@ -1,5 +1,5 @@
 // A handler may name the envelope through a type alias or a fully qualified
-// path.
+// path; the compiler, not the macro, tells `&Envelope<E>` from `&E`.
 use events::{on, Bus, Event};
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,5 @@
-// An event may itself be called `Envelope`, say for a mail service; a handler
-// of it borrows it like any other event.
+// An event may itself be called `Envelope`, say for a mail service, and a
+// handler of it borrows it like any other event.
 use events::{on, Bus, Event};
 use serde::{Deserialize, Serialize};
 
