@@ -40,7 +40,8 @@ struct PaymentSettled {
     amount_cents: u64,
 }
 
-/// The sum of every amount a handler has seen; the work each variant does.
+/// The sum of the amounts all handlers have seen. Adding to it is the work
+/// every variant does.
 static TOTAL_CENTS: AtomicU64 = AtomicU64::new(0);
 
 fn record_amount(amount_cents: u64) {
@@ -192,7 +193,7 @@ struct SyntheticEvent;
 
 const SYNTHETIC_VERSIONS: u32 = 2;
 
-/// The name looked up in every synthetic registry; present in all of them.
+/// The name looked up in every synthetic registry, present in all of them.
 const LOOKUP_NAME: &str = "bench.synthetic.Event00003";
 
 /// Builds a registry of `event_count` events: names `bench.synthetic.EventNNNNN`,
@@ -213,7 +214,7 @@ fn synthetic_registry(event_count: usize) -> Registry {
                 name,
                 version,
                 EventKind::Domain,
-                "",
+                &[],
                 &[],
                 module_path!(),
                 file!(),

@@ -107,9 +107,9 @@
 extern crate self as events;
 
 pub use events_core::*;
-/// The macros of the framework: `#[derive(Event)]` implements the
+/// The macros of the framework. `#[derive(Event)]` implements the
 /// [`Event`](trait@Event) trait for a payload struct and registers its
-/// description, and `#[on(E)]` registers a function as a handler of `E`. The
+/// description. `#[on(E)]` registers a function as a handler of `E`. The
 /// [crate documentation](crate) lists the options of both.
 ///
 /// ```

@@ -1,21 +1,21 @@
 //! The bus: routes each event to the handlers registered for its type.
 
 use std::any::TypeId;
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use crate::decode::DynEnvelope;
 use crate::envelope::{self, Envelope, EventId, Metadata};
 use crate::event::Event;
+use crate::frame::{self, Frame, Scoped};
 use crate::handler::{HandlerError, HandlerFn, HandlerInfo, Input};
 use crate::registry::{self, RegistryError};
+use crate::report::Tally;
+pub use crate::report::{HandlerFailure, Rejection, Report};
 
 /// The default maximum nesting depth of events emitted from handlers.
 ///
@@ -94,6 +94,7 @@ struct Inner {
 
 /// The handlers of one event type, in run order.
 struct Route {
+    event_name: &'static str,
     handlers: Box<[&'static HandlerInfo]>,
     /// Whether any handler takes `&Envelope<E>`, so that emitting must build one.
     needs_envelope: bool,
@@ -224,6 +225,7 @@ impl BusBuilder {
             .map(|(type_id, handlers)| {
                 let needs_envelope = handlers.iter().any(|handler| handler.takes_envelope());
                 let route = Route {
+                    event_name: handlers[0].event().name(),
                     handlers: handlers.into_boxed_slice(),
                     needs_envelope,
                 };
@@ -329,6 +331,7 @@ impl Bus {
             .unwrap_or_default()
     }
 
+    #[inline]
     fn route(&self, type_id: TypeId) -> Option<&Route> {
         self.inner.routes.get(&type_id)
     }
@@ -355,14 +358,22 @@ impl Bus {
     /// ```
     pub fn emit<E: Event>(&self, event: E) -> Report {
         let Some(route) = self.route(TypeId::of::<E>()) else {
-            return Report::new(E::NAME);
+            return Report::empty(E::NAME);
         };
         if route.needs_envelope {
-            let envelope = self.envelope(event);
-            return self.run_envelope_sync(route, &envelope);
+            return self.emit_in_envelope(route, event);
         }
         let frame = Frame::lazy(E::NAME);
-        self.run_sync(route, Input::Payload(&event), frame)
+        self.run_sync(route, Input::of_payload(&event), &frame)
+    }
+
+    /// Builds the envelope that some handler of `E` takes, then runs the
+    /// handlers. Kept out of line so that `emit` stays small for events
+    /// whose handlers take only `&E`.
+    #[inline(never)]
+    fn emit_in_envelope<E: Event>(&self, route: &Route, event: E) -> Report {
+        let envelope = self.envelope(event);
+        self.run_envelope_sync(route, &envelope)
     }
 
     /// Runs the synchronous handlers of an envelope built by the caller.
@@ -385,7 +396,7 @@ impl Bus {
     /// ```
     pub fn emit_envelope<E: Event>(&self, envelope: Envelope<E>) -> Report {
         let Some(route) = self.route(TypeId::of::<E>()) else {
-            return Report::new(E::NAME);
+            return Report::empty(E::NAME);
         };
         let envelope = self.adopt(envelope);
         self.run_envelope_sync(route, &envelope)
@@ -410,10 +421,10 @@ impl Bus {
     /// ```
     pub fn dispatch(&self, envelope: &DynEnvelope) -> Report {
         let Some(route) = self.route(envelope.info().type_id()) else {
-            return Report::new(envelope.name());
+            return Report::empty(envelope.name());
         };
-        let frame = Frame::of(envelope.metadata(), parent_depth());
-        self.run_sync(route, Input::Envelope(envelope.erased()), frame)
+        let frame = Frame::of(envelope.metadata(), frame::next_depth());
+        self.run_sync(route, envelope.input(), &frame)
     }
 
     /// Runs every handler of `event`, synchronous and `async`, in order.
@@ -440,13 +451,13 @@ impl Bus {
     /// ```
     pub fn emit_async<E: Event>(&self, event: E) -> impl Future<Output = Report> + Send + '_ {
         let envelope = self.envelope(event);
-        let depth = parent_depth();
+        let depth = frame::next_depth();
         async move {
             let Some(route) = self.route(TypeId::of::<E>()) else {
-                return Report::new(E::NAME);
+                return Report::empty(E::NAME);
             };
             let frame = Frame::of(&envelope.metadata, depth);
-            self.run_async(route, Input::Envelope(&envelope), frame)
+            self.run_async(route, Input::of_envelope(&envelope), frame)
                 .await
         }
     }
@@ -474,13 +485,13 @@ impl Bus {
         envelope: Envelope<E>,
     ) -> impl Future<Output = Report> + Send + '_ {
         let envelope = self.adopt(envelope);
-        let depth = parent_depth();
+        let depth = frame::next_depth();
         async move {
             let Some(route) = self.route(TypeId::of::<E>()) else {
-                return Report::new(E::NAME);
+                return Report::empty(E::NAME);
             };
             let frame = Frame::of(&envelope.metadata, depth);
-            self.run_async(route, Input::Envelope(&envelope), frame)
+            self.run_async(route, Input::of_envelope(&envelope), frame)
                 .await
         }
     }
@@ -506,14 +517,13 @@ impl Bus {
         &'a self,
         envelope: &'a DynEnvelope,
     ) -> impl Future<Output = Report> + Send + 'a {
-        let depth = parent_depth();
+        let depth = frame::next_depth();
         async move {
             let Some(route) = self.route(envelope.info().type_id()) else {
-                return Report::new(envelope.name());
+                return Report::empty(envelope.name());
             };
             let frame = Frame::of(envelope.metadata(), depth);
-            self.run_async(route, Input::Envelope(envelope.erased()), frame)
-                .await
+            self.run_async(route, envelope.input(), frame).await
         }
     }
 
@@ -538,68 +548,74 @@ impl Bus {
     }
 
     fn run_envelope_sync<E: Event>(&self, route: &Route, envelope: &Envelope<E>) -> Report {
-        let frame = Frame::of(&envelope.metadata, parent_depth());
-        self.run_sync(route, Input::Envelope(envelope), frame)
+        let frame = Frame::of(&envelope.metadata, frame::next_depth());
+        self.run_sync(route, Input::of_envelope(envelope), &frame)
     }
 
-    fn run_sync(&self, route: &Route, input: Input<'_>, frame: Frame) -> Report {
-        let mut report = Report::new(frame.name);
-        if let Some(rejection) = self.check_depth(&frame) {
-            report.rejected = Some(rejection);
-            return report.hand_to_parent();
+    fn run_sync(&self, route: &Route, input: Input<'_>, frame: &Frame) -> Report {
+        let event = route.event_name;
+        let mut tally = Tally::new();
+        if frame.depth > self.inner.max_depth {
+            tally = tally.reject(self.depth_exceeded(frame));
+        } else {
+            let mut node = frame::Node::new(frame);
+            let entered = node.enter();
+            for handler in route.handlers.iter() {
+                let outcome = match handler.call {
+                    HandlerFn::Sync(call) => run_caught(|| call(input)),
+                    HandlerFn::Async(_) => Err(Box::new(HandlerError::NeedsAsync)),
+                };
+                tally = tally.record(event, handler, outcome);
+            }
+            drop(entered);
+            tally = tally.add_follow_ups(frame);
         }
-
-        let scope = FrameScope::enter(frame);
-        for handler in route.handlers.iter() {
-            let outcome = match handler.call {
-                HandlerFn::Sync(call) => run_caught(|| call(input)),
-                HandlerFn::Async(_) => Err(HandlerError::NeedsAsync),
-            };
-            report.record(handler, outcome);
+        let report = tally.into_report(event);
+        if !report.is_ok() {
+            frame::hand_to_parent(&report);
         }
-        report.follow_ups = scope.exit().follow_ups;
-        report.hand_to_parent()
+        report
     }
 
     async fn run_async(&self, route: &Route, input: Input<'_>, frame: Frame) -> Report {
-        let mut report = Report::new(frame.name);
-        if let Some(rejection) = self.check_depth(&frame) {
-            report.rejected = Some(rejection);
-            return report.hand_to_parent();
+        let event = route.event_name;
+        let mut tally = Tally::new();
+        if frame.depth > self.inner.max_depth {
+            let report = tally.reject(self.depth_exceeded(&frame)).into_report(event);
+            frame::hand_to_parent(&report);
+            return report;
         }
 
-        let mut follow_ups = Vec::new();
         for handler in route.handlers.iter() {
-            let scope = FrameScope::enter(frame.clone());
-            let outcome = match handler.call {
+            let started = frame::within(&frame, || match handler.call {
                 HandlerFn::Sync(call) => run_caught(|| call(input)).map(|()| None),
                 HandlerFn::Async(call) => run_caught(|| Ok(call(input))).map(Some),
-            };
-            follow_ups.append(&mut scope.exit().follow_ups);
-
-            let outcome = match outcome {
+            });
+            let outcome = match started {
                 Ok(Some(future)) => {
-                    Scoped {
-                        frame: Some(frame.clone()),
+                    let scoped = Scoped {
+                        frame: frame.sibling(),
                         future,
-                        follow_ups: &mut follow_ups,
-                    }
-                    .await
+                    };
+                    let (outcome, handler_frame) = scoped.finish().await;
+                    tally = tally.add_follow_ups(&handler_frame);
+                    outcome
                 }
                 Ok(None) => Ok(()),
                 Err(error) => Err(error),
             };
-            report.record(handler, outcome);
+            tally = tally.record(event, handler, outcome);
         }
-        report.follow_ups = follow_ups;
-        report.hand_to_parent()
+        let report = tally.add_follow_ups(&frame).into_report(event);
+        if !report.is_ok() {
+            frame::hand_to_parent(&report);
+        }
+        report
     }
 
-    fn check_depth(&self, frame: &Frame) -> Option<Rejection> {
-        if frame.depth <= self.inner.max_depth {
-            return None;
-        }
-        let mut chain = current_chain();
+    #[cold]
+    fn depth_exceeded(&self, frame: &Frame) -> Rejection {
+        let mut chain = frame::current_chain();
         chain.push(frame.name);
         tracing::error!(
             event = frame.name,
@@ -607,10 +623,10 @@ impl Bus {
             chain = %chain.join(" -> "),
             "event chain exceeds the maximum depth; its handlers did not run"
         );
-        Some(Rejection::DepthExceeded {
+        Rejection::DepthExceeded {
             chain,
             max_depth: self.inner.max_depth,
-        })
+        }
     }
 }
 
@@ -624,10 +640,12 @@ impl fmt::Debug for Bus {
     }
 }
 
-fn run_caught<T>(call: impl FnOnce() -> Result<T, HandlerError>) -> Result<T, HandlerError> {
+pub(crate) fn run_caught<T>(
+    call: impl FnOnce() -> Result<T, Box<HandlerError>>,
+) -> Result<T, Box<HandlerError>> {
     match catch_unwind(AssertUnwindSafe(call)) {
         Ok(outcome) => outcome,
-        Err(panic) => Err(HandlerError::Panicked(panic_message(&*panic))),
+        Err(panic) => Err(Box::new(HandlerError::Panicked(panic_message(&*panic)))),
     }
 }
 
@@ -641,499 +659,15 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// The event whose handlers are running on this thread, for linking follow-ups.
-#[derive(Clone)]
-struct Frame {
-    name: &'static str,
-    /// `None` until a follow-up needs it, for events emitted without an envelope.
-    id: Option<EventId>,
-    /// The correlation id of the chain, or `None` when this event starts it.
-    correlation: Option<EventId>,
-    depth: u32,
-    /// Reports of follow-ups emitted by the running handler that did not succeed.
-    follow_ups: Vec<Report>,
-}
-
-impl Frame {
-    fn lazy(name: &'static str) -> Frame {
-        match parent_link() {
-            Some(link) => Frame {
-                name,
-                id: None,
-                correlation: Some(link.correlation),
-                depth: link.depth + 1,
-                follow_ups: Vec::new(),
-            },
-            None => Frame {
-                name,
-                id: None,
-                correlation: None,
-                depth: 0,
-                follow_ups: Vec::new(),
-            },
-        }
-    }
-
-    fn of(metadata: &Metadata, depth: u32) -> Frame {
-        Frame {
-            name: metadata.name(),
-            id: Some(metadata.id().clone()),
-            correlation: metadata.correlation_id().cloned(),
-            depth,
-            follow_ups: Vec::new(),
-        }
-    }
-}
-
-/// The ids and depth a follow-up takes from the event whose handler emitted it.
-struct ParentLink {
-    correlation: EventId,
-    causation: EventId,
-    depth: u32,
-}
-
-thread_local! {
-    static FRAMES: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Returns the link to the event being handled on this thread, generating its
-/// id if it has none yet.
-fn parent_link() -> Option<ParentLink> {
-    FRAMES.with(|frames| {
-        let mut frames = frames.borrow_mut();
-        let parent = frames.last_mut()?;
-        let id = parent.id.get_or_insert_with(EventId::new).clone();
-        Some(ParentLink {
-            correlation: parent.correlation.clone().unwrap_or_else(|| id.clone()),
-            causation: id,
-            depth: parent.depth,
-        })
-    })
-}
-
-/// Returns the depth a new event gets on this thread.
-fn parent_depth() -> u32 {
-    FRAMES.with(|frames| frames.borrow().last().map_or(0, |parent| parent.depth + 1))
-}
-
-fn current_chain() -> Vec<&'static str> {
-    FRAMES.with(|frames| frames.borrow().iter().map(|frame| frame.name).collect())
-}
-
 /// Fills in correlation and causation ids from the event being handled,
 /// keeping ids the caller set.
 fn link_to_parent<E>(mut envelope: Envelope<E>) -> Envelope<E> {
-    if let Some(link) = parent_link() {
+    if let Some(link) = frame::parent_link() {
         let metadata = &mut envelope.metadata;
         metadata.correlation_id.get_or_insert(link.correlation);
         metadata.causation_id.get_or_insert(link.causation);
     }
     envelope
-}
-
-/// Marks a frame as the event being handled on this thread until dropped.
-struct FrameScope;
-
-impl FrameScope {
-    fn enter(frame: Frame) -> FrameScope {
-        FRAMES.with(|frames| frames.borrow_mut().push(frame));
-        FrameScope
-    }
-
-    /// Leaves the scope, returning the frame with what handlers recorded in it.
-    fn exit(self) -> Frame {
-        std::mem::forget(self);
-        FRAMES
-            .with(|frames| frames.borrow_mut().pop())
-            .expect("the frame entered by this scope is still on the stack")
-    }
-}
-
-impl Drop for FrameScope {
-    fn drop(&mut self) {
-        FRAMES.with(|frames| frames.borrow_mut().pop());
-    }
-}
-
-/// Polls an async handler with its event as the current frame, catching
-/// panics and collecting the reports of failed follow-ups.
-struct Scoped<'a, F> {
-    /// `None` only while the future is being polled.
-    frame: Option<Frame>,
-    future: F,
-    follow_ups: &'a mut Vec<Report>,
-}
-
-impl<F> Future for Scoped<'_, F>
-where
-    F: Future<Output = Result<(), HandlerError>> + Unpin,
-{
-    type Output = Result<(), HandlerError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        let frame = this.frame.take().expect("Scoped polled re-entrantly");
-        let scope = FrameScope::enter(frame);
-        let future = &mut this.future;
-        let poll = catch_unwind(AssertUnwindSafe(|| Pin::new(future).poll(cx)));
-        let mut frame = scope.exit();
-        this.follow_ups.append(&mut frame.follow_ups);
-        this.frame = Some(frame);
-
-        match poll {
-            Ok(poll) => poll,
-            Err(panic) => Poll::Ready(Err(HandlerError::Panicked(panic_message(&*panic)))),
-        }
-    }
-}
-
-/// The outcome of emitting or dispatching one event.
-///
-/// ```
-/// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
-/// #[derive(Event, Serialize, Deserialize)]
-/// struct StockChecked { sku: String }
-///
-/// #[on(StockChecked)]
-/// fn crash(_: &StockChecked) { panic!("inventory service down") }
-///
-/// #[on(StockChecked)]
-/// fn log(_: &StockChecked) {}
-///
-/// let report = Bus::new().emit(StockChecked { sku: "a".into() });
-/// assert_eq!(report.handlers_run(), 2);
-/// assert_eq!(report.failures().len(), 1);
-/// assert!(report.failures()[0].handler().ends_with("crash"));
-/// assert_eq!(report.failures()[0].error().to_string(), "panicked: inventory service down");
-/// ```
-#[derive(Clone, Debug)]
-pub struct Report {
-    event: &'static str,
-    handlers_run: usize,
-    failures: Vec<HandlerFailure>,
-    rejected: Option<Rejection>,
-    follow_ups: Vec<Report>,
-}
-
-impl Report {
-    fn new(event: &'static str) -> Report {
-        Report {
-            event,
-            handlers_run: 0,
-            failures: Vec::new(),
-            rejected: None,
-            follow_ups: Vec::new(),
-        }
-    }
-
-    /// Copies a report that is not ok into the frame of the handler that
-    /// emitted this event, if any, so the top-level report shows it.
-    fn hand_to_parent(self) -> Report {
-        if !self.is_ok() {
-            FRAMES.with(|frames| {
-                if let Some(parent) = frames.borrow_mut().last_mut() {
-                    parent.follow_ups.push(self.clone());
-                }
-            });
-        }
-        self
-    }
-
-    fn record(&mut self, handler: &'static HandlerInfo, outcome: Result<(), HandlerError>) {
-        if matches!(outcome, Err(HandlerError::NeedsAsync)) {
-            tracing::error!(
-                event = self.event,
-                handler = handler.name(),
-                "async handler skipped at a synchronous call site; emit with `emit_async`"
-            );
-        } else {
-            self.handlers_run += 1;
-        }
-        if let Err(error) = outcome {
-            if !matches!(error, HandlerError::NeedsAsync) {
-                tracing::error!(
-                    event = self.event,
-                    handler = handler.name(),
-                    error = %error,
-                    "event handler failed"
-                );
-            }
-            self.failures.push(HandlerFailure { handler, error });
-        }
-    }
-
-    /// Returns the event name.
-    ///
-    /// ```
-    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
-    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
-    /// let report = Bus::new().emit(OrderPlaced { order_id: 7 });
-    /// assert_eq!(report.event(), "OrderPlaced");
-    /// ```
-    pub fn event(&self) -> &'static str {
-        self.event
-    }
-
-    /// Returns how many handlers ran, whether they succeeded or not.
-    ///
-    /// ```
-    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
-    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
-    /// #[on(OrderPlaced)]
-    /// fn reserve_stock(_: &OrderPlaced) -> Result<(), String> { Err("warehouse offline".into()) }
-    ///
-    /// #[on(OrderPlaced)]
-    /// async fn send_receipt(_: &OrderPlaced) {}
-    ///
-    /// // `emit` cannot run the async handler, so only the failing one counts.
-    /// assert_eq!(Bus::new().emit(OrderPlaced { order_id: 7 }).handlers_run(), 1);
-    /// ```
-    pub fn handlers_run(&self) -> usize {
-        self.handlers_run
-    }
-
-    /// Returns the handlers that failed or could not run, in run order.
-    ///
-    /// ```
-    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
-    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
-    /// # use events::HandlerError;
-    /// #[on(OrderPlaced)]
-    /// async fn send_receipt(_: &OrderPlaced) {}
-    ///
-    /// let report = Bus::new().emit(OrderPlaced { order_id: 7 });
-    /// assert_eq!(report.failures()[0].error(), &HandlerError::NeedsAsync);
-    /// ```
-    pub fn failures(&self) -> &[HandlerFailure] {
-        &self.failures
-    }
-
-    /// Returns why no handler ran, when the bus rejected the event.
-    ///
-    /// ```
-    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
-    /// # use std::sync::OnceLock;
-    /// # #[derive(Event, Serialize, Deserialize)] struct PriceChanged;
-    /// # static BUS: OnceLock<Bus> = OnceLock::new();
-    /// #[on(PriceChanged)]
-    /// fn reprice(_: &PriceChanged) {
-    ///     BUS.get().unwrap().emit(PriceChanged);
-    /// }
-    ///
-    /// let bus = BUS.get_or_init(|| Bus::builder().max_depth(0).build().unwrap());
-    /// let report = bus.emit(PriceChanged);
-    /// assert!(report.rejected().is_none());
-    /// assert!(report.follow_ups()[0].rejected().is_some());
-    /// ```
-    pub fn rejected(&self) -> Option<&Rejection> {
-        self.rejected.as_ref()
-    }
-
-    /// Returns `true` when every handler ran and succeeded.
-    ///
-    /// ```
-    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
-    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
-    /// #[on(OrderPlaced)]
-    /// fn reserve_stock(order: &OrderPlaced) -> Result<(), String> {
-    ///     if order.order_id == 0 { return Err("order id 0 is invalid".into()) }
-    ///     Ok(())
-    /// }
-    ///
-    /// assert!(Bus::new().emit(OrderPlaced { order_id: 7 }).is_ok());
-    /// assert!(!Bus::new().emit(OrderPlaced { order_id: 0 }).is_ok());
-    /// ```
-    pub fn is_ok(&self) -> bool {
-        self.failures.is_empty() && self.rejected.is_none() && self.follow_ups.is_empty()
-    }
-
-    /// Returns the reports of follow-up events that did not succeed: events
-    /// emitted by this event's handlers, at any depth, whose handlers failed
-    /// or which the bus rejected. Follow-ups that succeeded are not listed.
-    ///
-    /// A follow-up counts when its emit completes while the emitting handler
-    /// runs; an `emit_async` future spawned as a separate task reports only
-    /// to whoever awaits it.
-    ///
-    /// ```
-    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
-    /// #[derive(Event, Serialize, Deserialize)]
-    /// struct OrderShipped { order_id: u64 }
-    ///
-    /// #[derive(Event, Serialize, Deserialize)]
-    /// struct ShippingMailQueued { order_id: u64 }
-    ///
-    /// #[on(OrderShipped)]
-    /// fn queue_mail(order: &OrderShipped) {
-    ///     let bus = Bus::new();
-    ///     bus.emit(ShippingMailQueued { order_id: order.order_id });
-    /// }
-    ///
-    /// #[on(ShippingMailQueued)]
-    /// fn send_mail(_: &ShippingMailQueued) -> Result<(), String> {
-    ///     Err("mail server unreachable".into())
-    /// }
-    ///
-    /// let report = Bus::new().emit(OrderShipped { order_id: 5 });
-    /// assert!(report.failures().is_empty());
-    /// assert!(!report.is_ok());
-    /// let follow_up = &report.follow_ups()[0];
-    /// assert_eq!(follow_up.event(), "ShippingMailQueued");
-    /// assert_eq!(follow_up.failures()[0].error().to_string(), "mail server unreachable");
-    /// ```
-    pub fn follow_ups(&self) -> &[Report] {
-        &self.follow_ups
-    }
-
-    fn write_indented(&self, f: &mut fmt::Formatter<'_>, indent: usize) -> fmt::Result {
-        let pad = "  ".repeat(indent);
-        if let Some(rejection) = &self.rejected {
-            return write!(f, "{pad}`{}` rejected: {rejection}", self.event);
-        }
-        write!(
-            f,
-            "{pad}`{}`: {} handler(s) ran, {} failed",
-            self.event,
-            self.handlers_run,
-            self.failures.len()
-        )?;
-        for failure in &self.failures {
-            write!(f, "\n{pad}  - {failure}")?;
-        }
-        for follow_up in &self.follow_ups {
-            write!(f, "\n{pad}  follow-up:\n")?;
-            follow_up.write_indented(f, indent + 2)?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.write_indented(f, 0)
-    }
-}
-
-/// One handler that failed, with its error.
-///
-/// ```
-/// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
-/// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
-/// #[on(OrderPlaced, name = "reserve_stock")]
-/// fn reserve_stock(_: &OrderPlaced) -> Result<(), String> { Err("warehouse offline".into()) }
-///
-/// let report = Bus::new().emit(OrderPlaced { order_id: 7 });
-/// assert_eq!(report.failures()[0].to_string(), "reserve_stock: warehouse offline");
-/// ```
-#[derive(Clone, Debug)]
-pub struct HandlerFailure {
-    handler: &'static HandlerInfo,
-    error: HandlerError,
-}
-
-impl HandlerFailure {
-    /// Returns the handler's name.
-    ///
-    /// ```
-    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
-    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
-    /// #[on(OrderPlaced, name = "reserve_stock")]
-    /// fn reserve_stock(_: &OrderPlaced) -> Result<(), String> { Err("warehouse offline".into()) }
-    ///
-    /// let report = Bus::new().emit(OrderPlaced { order_id: 7 });
-    /// assert_eq!(report.failures()[0].handler(), "reserve_stock");
-    /// ```
-    pub fn handler(&self) -> &'static str {
-        self.handler.name()
-    }
-
-    /// Returns the handler's description.
-    ///
-    /// ```
-    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
-    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
-    /// #[on(OrderPlaced, priority = 10)]
-    /// fn reserve_stock(_: &OrderPlaced) -> Result<(), String> { Err("warehouse offline".into()) }
-    ///
-    /// let report = Bus::new().emit(OrderPlaced { order_id: 7 });
-    /// assert_eq!(report.failures()[0].handler_info().priority(), 10);
-    /// ```
-    pub fn handler_info(&self) -> &'static HandlerInfo {
-        self.handler
-    }
-
-    /// Returns the error.
-    ///
-    /// ```
-    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
-    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
-    /// # use events::HandlerError;
-    /// #[on(OrderPlaced)]
-    /// fn reserve_stock(_: &OrderPlaced) { panic!("warehouse offline") }
-    ///
-    /// let report = Bus::new().emit(OrderPlaced { order_id: 7 });
-    /// assert_eq!(report.failures()[0].error(), &HandlerError::Panicked("warehouse offline".into()));
-    /// ```
-    pub fn error(&self) -> &HandlerError {
-        &self.error
-    }
-}
-
-impl fmt::Display for HandlerFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.handler.name(), self.error)
-    }
-}
-
-/// The reason a bus ran none of an event's handlers.
-///
-/// ```
-/// use events::{on, Bus, Event, Rejection};
-/// use serde::{Deserialize, Serialize};
-/// use std::sync::OnceLock;
-///
-/// #[derive(Event, Serialize, Deserialize)]
-/// struct PriceChanged;
-///
-/// static BUS: OnceLock<Bus> = OnceLock::new();
-///
-/// // Re-emits its own event, so only the depth limit ends the chain.
-/// #[on(PriceChanged)]
-/// fn reprice(_: &PriceChanged) {
-///     BUS.get().unwrap().emit(PriceChanged);
-/// }
-///
-/// let bus = BUS.get_or_init(|| Bus::builder().max_depth(1).build().unwrap());
-/// let report = bus.emit(PriceChanged);
-///
-/// // The handler ran at depths 0 and 1; the emit at depth 2 was rejected.
-/// let deepest = &report.follow_ups()[0].follow_ups()[0];
-/// let expected = Rejection::DepthExceeded { chain: vec!["PriceChanged"; 3], max_depth: 1 };
-/// assert_eq!(deepest.rejected(), Some(&expected));
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Rejection {
-    /// The event was emitted deeper than the bus allows; the chain lists the
-    /// event names from the top-level event to the rejected one.
-    DepthExceeded {
-        /// Event names from the outermost to the rejected event.
-        chain: Vec<&'static str>,
-        /// The bus's limit.
-        max_depth: u32,
-    },
-}
-
-impl fmt::Display for Rejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Rejection::DepthExceeded { chain, max_depth } => write!(
-                f,
-                "event chain {} is deeper than the limit of {max_depth}; look for handlers that emit each other's events, or raise the limit with `BusBuilder::max_depth`",
-                chain.join(" -> ")
-            ),
-        }
-    }
 }
 
 #[allow(dead_code)]

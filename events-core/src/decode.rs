@@ -75,6 +75,8 @@ enum ReceivedData {
 pub(crate) trait ErasedEnvelope: Send + Sync {
     fn metadata(&self) -> &Metadata;
     fn as_any(&self) -> &(dyn Any + Send + Sync);
+    /// Returns the `TypeId` of `Envelope<E>`, in static memory.
+    fn envelope_type_id(&self) -> &'static TypeId;
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync>;
 }
 
@@ -85,6 +87,10 @@ impl<E: Event> ErasedEnvelope for Envelope<E> {
 
     fn as_any(&self) -> &(dyn Any + Send + Sync) {
         self
+    }
+
+    fn envelope_type_id(&self) -> &'static TypeId {
+        crate::handler::static_type_id::<Envelope<E>>()
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync> {
@@ -232,8 +238,8 @@ impl DynEnvelope {
         }
     }
 
-    pub(crate) fn erased(&self) -> &(dyn Any + Send + Sync) {
-        self.envelope.as_any()
+    pub(crate) fn input(&self) -> crate::handler::Input<'_> {
+        crate::handler::Input::of_erased(self.envelope.as_any(), self.envelope.envelope_type_id())
     }
 }
 

@@ -4,7 +4,9 @@ use core::any::{Any, TypeId};
 use core::cmp::Ordering;
 use core::fmt;
 use core::future::Future;
+use core::marker::PhantomData;
 use core::pin::Pin;
+use core::ptr;
 
 use crate::envelope::Envelope;
 use crate::event::{Event, EventInfo};
@@ -266,41 +268,94 @@ impl<E: fmt::Display> HandlerReturn for Result<(), E> {
 }
 
 #[doc(hidden)]
-pub type BoxFuture<'a> = Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send + 'a>>;
+pub type BoxFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+
+/// What a handler's entry point returns. The error is boxed so that the
+/// common `Ok` case fits in a register.
+#[doc(hidden)]
+pub type Outcome = Result<(), Box<HandlerError>>;
 
 /// The type-erased entry point of a handler.
 #[derive(Clone, Copy)]
 pub(crate) enum HandlerFn {
-    Sync(fn(Input<'_>) -> Result<(), HandlerError>),
+    Sync(fn(Input<'_>) -> Outcome),
     Async(for<'a> fn(Input<'a>) -> BoxFuture<'a>),
 }
 
 /// The input a bus hands to a handler's entry point: the bare payload `E`, or
 /// an `Envelope<E>` when any handler of the event needs the metadata.
+///
+/// It is a type-erased shared reference together with the [`TypeId`] of what
+/// it points to, kept in static memory so that the whole input is two words
+/// and travels in registers. A handler checks the type with one comparison
+/// instead of a virtual `Any::type_id` call on every emit.
 #[doc(hidden)]
 #[derive(Clone, Copy)]
-pub enum Input<'a> {
-    Payload(&'a (dyn Any + Send + Sync)),
-    Envelope(&'a (dyn Any + Send + Sync)),
+pub struct Input<'a> {
+    target: *const (),
+    type_id: &'static TypeId,
+    _borrow: PhantomData<&'a (dyn Any + Send + Sync)>,
+}
+
+// SAFETY: an `Input` is a shared reference to a `Send + Sync` value (every
+// constructor requires one), so sending or sharing it is as safe as sending
+// `&'a (dyn Any + Send + Sync)`.
+unsafe impl Send for Input<'_> {}
+unsafe impl Sync for Input<'_> {}
+
+/// Returns the [`TypeId`] of `T` in static memory.
+pub(crate) fn static_type_id<T: 'static>() -> &'static TypeId {
+    &const { TypeId::of::<T>() }
 }
 
 impl<'a> Input<'a> {
+    pub(crate) fn of_payload<E: Send + Sync + 'static>(payload: &'a E) -> Self {
+        Input {
+            target: ptr::from_ref(payload).cast(),
+            type_id: static_type_id::<E>(),
+            _borrow: PhantomData,
+        }
+    }
+
+    pub(crate) fn of_envelope<E: Send + Sync + 'static>(envelope: &'a Envelope<E>) -> Self {
+        Input {
+            target: ptr::from_ref(envelope).cast(),
+            type_id: static_type_id::<Envelope<E>>(),
+            _borrow: PhantomData,
+        }
+    }
+
+    /// Wraps a value known only as `dyn Any`; `type_id` must be its type's id.
+    pub(crate) fn of_erased(target: &'a (dyn Any + Send + Sync), type_id: &'static TypeId) -> Self {
+        assert_eq!(
+            *type_id,
+            target.type_id(),
+            "erased input with a wrong type id"
+        );
+        Input {
+            target: ptr::from_ref(target).cast(),
+            type_id,
+            _borrow: PhantomData,
+        }
+    }
+
     fn payload<E: Send + Sync + 'static>(self) -> &'a E {
-        let payload = match self {
-            Input::Payload(payload) => payload.downcast_ref::<E>(),
-            Input::Envelope(envelope) => envelope
-                .downcast_ref::<Envelope<E>>()
-                .map(Envelope::payload),
-        };
-        payload.unwrap_or_else(|| wrong_input::<E>())
+        if *self.type_id == TypeId::of::<E>() {
+            // SAFETY: every constructor stores the `TypeId` of the value that
+            // `target` points to, and it is `E`'s, so `target` is a valid `&'a E`.
+            return unsafe { &*self.target.cast::<E>() };
+        }
+        &self.envelope::<E>().payload
     }
 
     fn envelope<E: Send + Sync + 'static>(self) -> &'a Envelope<E> {
-        match self {
-            Input::Envelope(envelope) => envelope.downcast_ref::<Envelope<E>>(),
-            Input::Payload(_) => None,
+        if *self.type_id != TypeId::of::<Envelope<E>>() {
+            wrong_input::<E>();
         }
-        .unwrap_or_else(|| wrong_input::<E>())
+        // SAFETY: every constructor stores the `TypeId` of the value that
+        // `target` points to, and it is `Envelope<E>`'s, so `target` is a
+        // valid `&'a Envelope<E>`.
+        unsafe { &*self.target.cast::<Envelope<E>>() }
     }
 }
 
@@ -361,7 +416,7 @@ impl HandlerInfo {
         takes_envelope: bool,
         file: &'static str,
         line: u32,
-        call: fn(Input<'_>) -> Result<(), HandlerError>,
+        call: fn(Input<'_>) -> Outcome,
     ) -> Self {
         Self::new::<E>(
             name,

@@ -43,8 +43,10 @@ mod decode;
 mod doc;
 pub mod envelope;
 mod event;
+mod frame;
 mod handler;
 pub mod registry;
+mod report;
 
 pub use bus::{BuildError, Bus, BusBuilder, HandlerFailure, Rejection, Report, DEFAULT_MAX_DEPTH};
 pub use decode::{
@@ -73,25 +75,26 @@ pub use chrono;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::doc::{DocFragment, DocKind};
-    pub use crate::handler::{BoxFuture, HandlerParam, HandlerRegistration, Input};
+    pub use crate::handler::{BoxFuture, HandlerParam, HandlerRegistration, Input, Outcome};
     pub use core::any::type_name;
     pub use inventory;
 
     use crate::event::EventInfo;
-    use crate::handler::{HandlerError, HandlerReturn};
+    use crate::handler::HandlerReturn;
 
     /// The link-time registration of one event type.
     pub struct EventRegistration(pub &'static EventInfo);
 
     inventory::collect!(EventRegistration);
 
-    pub fn into_result<R: HandlerReturn>(returned: R) -> Result<(), HandlerError> {
-        returned.into_handler_result()
+    #[inline]
+    pub fn into_result<R: HandlerReturn>(returned: R) -> Outcome {
+        returned.into_handler_result().map_err(Box::new)
     }
 
     pub fn boxed<'a, F>(future: F) -> BoxFuture<'a>
     where
-        F: core::future::Future<Output = Result<(), HandlerError>> + Send + 'a,
+        F: core::future::Future<Output = Outcome> + Send + 'a,
     {
         Box::pin(future)
     }

@@ -29,7 +29,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let param = check_signature(&function, options.as_ref().ok());
     match (options, param) {
         (Ok(options), Ok(param)) => {
-            let registration = registration(&function, &options, &param);
+            let registration = registration(&function, &options, param);
             quote!(#function #registration)
         }
         // The function is emitted unchanged, so that its callers and an IDE
@@ -191,7 +191,7 @@ fn registration(function: &ItemFn, options: &OnOptions, param: &Type) -> TokenSt
         let entry = quote! {
             fn __events_entry(
                 __input: #krate::__private::Input<'_>,
-            ) -> ::core::result::Result<(), #krate::HandlerError> {
+            ) -> #krate::__private::Outcome {
                 let __returned = #ident(#param_trait::extract(__input));
                 #into_result
             }

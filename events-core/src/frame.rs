@@ -1,0 +1,242 @@
+//! The event whose handlers are running on the current thread, so that
+//! events emitted from inside a handler link to it.
+//!
+//! Each emit keeps a [`Frame`] on its own stack (or, for an `async` handler,
+//! inside the future that polls it) and makes it current only while its
+//! handlers run, through [`within`]. A thread-local pointer names the current
+//! [`Node`], and each node points to the one it replaced, so the frames of a
+//! nested chain form a linked list down the call stack. This costs two
+//! thread-local writes per emit and no allocation.
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::ptr;
+use std::task::{Context, Poll};
+
+use crate::bus::Report;
+use crate::envelope::{EventId, Metadata};
+use crate::handler::Outcome;
+
+/// The event whose handlers are running, as follow-ups see it.
+pub(crate) struct Frame {
+    pub(crate) name: &'static str,
+    /// Generated only when a follow-up needs it, for events emitted without an envelope.
+    id: OnceCell<EventId>,
+    /// The correlation id of the chain, or `None` when this event starts it.
+    correlation: Option<EventId>,
+    pub(crate) depth: u32,
+    /// Reports of follow-ups emitted by the running handlers that did not succeed.
+    follow_ups: RefCell<Vec<Report>>,
+}
+
+impl Frame {
+    /// Creates the frame of an event emitted without an envelope.
+    #[inline]
+    pub(crate) fn lazy(name: &'static str) -> Frame {
+        let (correlation, depth) = match parent_link() {
+            Some(link) => (Some(link.correlation), link.depth + 1),
+            None => (None, 0),
+        };
+        Frame {
+            name,
+            id: OnceCell::new(),
+            correlation,
+            depth,
+            follow_ups: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Creates the frame of an event with an envelope.
+    pub(crate) fn of(metadata: &Metadata, depth: u32) -> Frame {
+        Frame {
+            name: metadata.name(),
+            id: OnceCell::from(metadata.id().clone()),
+            correlation: metadata.correlation_id().cloned(),
+            depth,
+            follow_ups: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Creates a frame for the same event, with no follow-ups recorded.
+    pub(crate) fn sibling(&self) -> Frame {
+        Frame {
+            name: self.name,
+            id: self.id.clone(),
+            correlation: self.correlation.clone(),
+            depth: self.depth,
+            follow_ups: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Takes the reports of failed follow-ups recorded so far.
+    #[inline]
+    pub(crate) fn take_follow_ups(&self) -> Vec<Report> {
+        if self.follow_ups.borrow().is_empty() {
+            return Vec::new();
+        }
+        self.follow_ups.take()
+    }
+}
+
+/// One entry of the current-frame list, on the stack of the emit that owns it.
+pub(crate) struct Node<'f> {
+    frame: &'f Frame,
+    /// The node that was current when this one was entered, as `*const Node`.
+    parent: *const (),
+}
+
+thread_local! {
+    /// The current node, as `*const Node`, or null outside of any handler.
+    static CURRENT: Cell<*const ()> = const { Cell::new(ptr::null()) };
+}
+
+impl<'f> Node<'f> {
+    pub(crate) fn new(frame: &'f Frame) -> Self {
+        Node {
+            frame,
+            parent: ptr::null(),
+        }
+    }
+
+    /// Makes this node's frame the current one until the guard is dropped.
+    ///
+    /// The guard borrows the node, so the node (and its frame) cannot move
+    /// or be dropped while it is current. The guard must be dropped, never
+    /// forgotten, because it restores the previous node.
+    #[inline]
+    pub(crate) fn enter(&mut self) -> Entered<'_> {
+        self.parent = CURRENT.with(Cell::get);
+        CURRENT.with(|current| current.set(ptr::from_ref(self).cast()));
+        Entered {
+            previous: self.parent,
+            _node: PhantomData,
+        }
+    }
+}
+
+/// Keeps a node current; restores the previous one when dropped, also on unwinding.
+pub(crate) struct Entered<'n> {
+    previous: *const (),
+    _node: PhantomData<&'n ()>,
+}
+
+impl Drop for Entered<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        CURRENT.with(|current| current.set(self.previous));
+    }
+}
+
+/// Runs `body` with `frame` as the current frame of this thread.
+pub(crate) fn within<R>(frame: &Frame, body: impl FnOnce() -> R) -> R {
+    let mut node = Node::new(frame);
+    let _entered = node.enter();
+    body()
+}
+
+/// Calls `visit` with each frame from the current one outwards, until it returns `false`.
+fn visit_frames(mut visit: impl FnMut(&Frame) -> bool) {
+    let mut node = CURRENT.with(Cell::get).cast::<Node<'_>>();
+    // SAFETY: `CURRENT` and every `parent` link point to nodes that are
+    // entered on this thread right now: `Node::enter` publishes a node while
+    // its guard borrows it, and the guard restores the previous pointer when
+    // dropped, also on unwinding. A node borrows its frame, so both stay valid.
+    while let Some(current) = unsafe { node.as_ref() } {
+        if !visit(current.frame) {
+            return;
+        }
+        node = current.parent.cast();
+    }
+}
+
+/// Calls `with` on the current frame, if any.
+#[inline]
+fn with_current<R>(with: impl FnOnce(&Frame) -> R) -> Option<R> {
+    let node = CURRENT.with(Cell::get).cast::<Node<'_>>();
+    // SAFETY: as in `visit_frames`.
+    let node = unsafe { node.as_ref() }?;
+    Some(with(node.frame))
+}
+
+/// The ids and depth a follow-up takes from the event whose handler emitted it.
+pub(crate) struct ParentLink {
+    pub(crate) correlation: EventId,
+    pub(crate) causation: EventId,
+    pub(crate) depth: u32,
+}
+
+/// Returns the link to the event being handled on this thread, generating its
+/// id if it has none yet.
+#[inline]
+pub(crate) fn parent_link() -> Option<ParentLink> {
+    with_current(|parent| {
+        let id = parent.id.get_or_init(EventId::new).clone();
+        ParentLink {
+            correlation: parent.correlation.clone().unwrap_or_else(|| id.clone()),
+            causation: id,
+            depth: parent.depth,
+        }
+    })
+}
+
+/// Returns the depth a new event gets on this thread.
+#[inline]
+pub(crate) fn next_depth() -> u32 {
+    with_current(|parent| parent.depth + 1).unwrap_or(0)
+}
+
+/// Returns the names of the events being handled, outermost first.
+pub(crate) fn current_chain() -> Vec<&'static str> {
+    let mut names = Vec::new();
+    visit_frames(|frame| {
+        names.push(frame.name);
+        true
+    });
+    names.reverse();
+    names
+}
+
+/// Records a report that is not ok in the current frame, so that the report
+/// of the event whose handler emitted it lists it.
+pub(crate) fn hand_to_parent(report: &Report) {
+    with_current(|parent| parent.follow_ups.borrow_mut().push(report.clone()));
+}
+
+/// Polls an async handler with its event as the current frame, catching panics.
+pub(crate) struct Scoped<F> {
+    pub(crate) frame: Frame,
+    pub(crate) future: F,
+}
+
+impl<F> Scoped<F>
+where
+    F: Future<Output = Outcome> + Unpin,
+{
+    /// Runs the handler to completion, returning its outcome and the reports
+    /// of failed follow-ups it emitted.
+    pub(crate) async fn finish(mut self) -> (Outcome, Frame) {
+        let outcome = (&mut self).await;
+        (outcome, self.frame)
+    }
+}
+
+impl<F> Future for Scoped<F>
+where
+    F: Future<Output = Outcome> + Unpin,
+{
+    type Output = Outcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let future = &mut this.future;
+        within(&this.frame, || {
+            crate::bus::run_caught(|| match Pin::new(future).poll(cx) {
+                Poll::Ready(outcome) => outcome.map(|()| Poll::Ready(())),
+                Poll::Pending => Ok(Poll::Pending),
+            })
+        })
+        .map_or_else(|error| Poll::Ready(Err(error)), |poll| poll.map(Ok))
+    }
+}

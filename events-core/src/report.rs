@@ -1,0 +1,425 @@
+//! What an emit reports: handlers run, failures, rejections and failed follow-ups.
+
+use std::fmt;
+
+use crate::frame::Frame;
+use crate::handler::{HandlerError, HandlerInfo, Outcome};
+
+/// The outcome of emitting or dispatching one event.
+///
+/// ```
+/// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+/// #[derive(Event, Serialize, Deserialize)]
+/// struct StockChecked { sku: String }
+///
+/// #[on(StockChecked)]
+/// fn crash(_: &StockChecked) { panic!("inventory service down") }
+///
+/// #[on(StockChecked)]
+/// fn log(_: &StockChecked) {}
+///
+/// let report = Bus::new().emit(StockChecked { sku: "a".into() });
+/// assert_eq!(report.handlers_run(), 2);
+/// assert_eq!(report.failures().len(), 1);
+/// assert!(report.failures()[0].handler().ends_with("crash"));
+/// assert_eq!(report.failures()[0].error().to_string(), "panicked: inventory service down");
+/// ```
+#[derive(Clone, Debug)]
+pub struct Report {
+    event: &'static str,
+    handlers_run: usize,
+    /// Boxed so that the report of a successful emit stays small and cheap to
+    /// return and drop; allocated on the first problem.
+    problems: Option<Box<Problems>>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Problems {
+    failures: Vec<HandlerFailure>,
+    rejected: Option<Rejection>,
+    follow_ups: Vec<Report>,
+}
+
+/// The running count of one emit, kept in registers while handlers run.
+///
+/// It is passed by value (two words) rather than through `&mut`, so that the
+/// compiler keeps it out of memory and writes the final [`Report`] once.
+/// Copying a report that was just written field by field stalls the
+/// processor and measurably slows every emit.
+pub(crate) struct Tally {
+    handlers_run: usize,
+    problems: Option<Box<Problems>>,
+}
+
+impl Tally {
+    #[inline]
+    pub(crate) fn new() -> Tally {
+        Tally {
+            handlers_run: 0,
+            problems: None,
+        }
+    }
+
+    /// Counts one handler run.
+    #[inline]
+    pub(crate) fn record(
+        self,
+        event: &'static str,
+        handler: &'static HandlerInfo,
+        outcome: Outcome,
+    ) -> Tally {
+        match outcome {
+            Ok(()) => Tally {
+                handlers_run: self.handlers_run + 1,
+                problems: self.problems,
+            },
+            Err(error) => self.record_failure(event, handler, *error),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record_failure(
+        mut self,
+        event: &'static str,
+        handler: &'static HandlerInfo,
+        error: HandlerError,
+    ) -> Tally {
+        if matches!(error, HandlerError::NeedsAsync) {
+            tracing::error!(
+                event,
+                handler = handler.name(),
+                "async handler skipped at a synchronous call site; emit with `emit_async`"
+            );
+        } else {
+            self.handlers_run += 1;
+            tracing::error!(
+                event,
+                handler = handler.name(),
+                error = %error,
+                "event handler failed"
+            );
+        }
+        self.problems_mut()
+            .failures
+            .push(HandlerFailure { handler, error });
+        self
+    }
+
+    /// Records that the bus ran no handler of the event.
+    #[cold]
+    pub(crate) fn reject(mut self, rejection: Rejection) -> Tally {
+        self.problems_mut().rejected = Some(rejection);
+        self
+    }
+
+    /// Moves the reports of failed follow-ups recorded in `frame` into the tally.
+    #[inline]
+    pub(crate) fn add_follow_ups(mut self, frame: &Frame) -> Tally {
+        let mut follow_ups = frame.take_follow_ups();
+        if !follow_ups.is_empty() {
+            self.problems_mut().follow_ups.append(&mut follow_ups);
+        }
+        self
+    }
+
+    fn problems_mut(&mut self) -> &mut Problems {
+        self.problems.get_or_insert_with(Box::default)
+    }
+
+    #[inline]
+    pub(crate) fn into_report(self, event: &'static str) -> Report {
+        Report {
+            event,
+            handlers_run: self.handlers_run,
+            problems: self.problems,
+        }
+    }
+}
+
+impl Report {
+    /// Returns a report of an event that has no handlers.
+    #[inline]
+    pub(crate) fn empty(event: &'static str) -> Report {
+        Tally::new().into_report(event)
+    }
+
+    /// Returns the event name.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// let report = Bus::new().emit(OrderPlaced { order_id: 7 });
+    /// assert_eq!(report.event(), "OrderPlaced");
+    /// ```
+    pub fn event(&self) -> &'static str {
+        self.event
+    }
+
+    /// Returns how many handlers ran, whether they succeeded or not.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// #[on(OrderPlaced)]
+    /// fn reserve_stock(_: &OrderPlaced) -> Result<(), String> { Err("warehouse offline".into()) }
+    ///
+    /// #[on(OrderPlaced)]
+    /// async fn send_receipt(_: &OrderPlaced) {}
+    ///
+    /// // `emit` cannot run the async handler, so only the failing one counts.
+    /// assert_eq!(Bus::new().emit(OrderPlaced { order_id: 7 }).handlers_run(), 1);
+    /// ```
+    pub fn handlers_run(&self) -> usize {
+        self.handlers_run
+    }
+
+    /// Returns the handlers that failed or could not run, in run order.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// # use events::HandlerError;
+    /// #[on(OrderPlaced)]
+    /// async fn send_receipt(_: &OrderPlaced) {}
+    ///
+    /// let report = Bus::new().emit(OrderPlaced { order_id: 7 });
+    /// assert_eq!(report.failures()[0].error(), &HandlerError::NeedsAsync);
+    /// ```
+    pub fn failures(&self) -> &[HandlerFailure] {
+        self.problems
+            .as_ref()
+            .map_or(&[], |problems| &problems.failures)
+    }
+
+    /// Returns why no handler ran, when the bus rejected the event.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # use std::sync::OnceLock;
+    /// # #[derive(Event, Serialize, Deserialize)] struct PriceChanged;
+    /// # static BUS: OnceLock<Bus> = OnceLock::new();
+    /// #[on(PriceChanged)]
+    /// fn reprice(_: &PriceChanged) {
+    ///     BUS.get().unwrap().emit(PriceChanged);
+    /// }
+    ///
+    /// let bus = BUS.get_or_init(|| Bus::builder().max_depth(0).build().unwrap());
+    /// let report = bus.emit(PriceChanged);
+    /// assert!(report.rejected().is_none());
+    /// assert!(report.follow_ups()[0].rejected().is_some());
+    /// ```
+    pub fn rejected(&self) -> Option<&Rejection> {
+        self.problems.as_ref()?.rejected.as_ref()
+    }
+
+    /// Returns `true` when every handler ran and succeeded, and so did the
+    /// handlers of every follow-up event they emitted (see
+    /// [`follow_ups`](Report::follow_ups)).
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// #[on(OrderPlaced)]
+    /// fn reserve_stock(order: &OrderPlaced) -> Result<(), String> {
+    ///     if order.order_id == 0 { return Err("order id 0 is invalid".into()) }
+    ///     Ok(())
+    /// }
+    ///
+    /// assert!(Bus::new().emit(OrderPlaced { order_id: 7 }).is_ok());
+    /// assert!(!Bus::new().emit(OrderPlaced { order_id: 0 }).is_ok());
+    /// ```
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_none()
+    }
+
+    /// Returns the reports of follow-up events that did not succeed: events
+    /// emitted by this event's handlers, at any depth, whose handlers failed
+    /// or which the bus rejected. Follow-ups that succeeded are not listed.
+    ///
+    /// A follow-up counts when its emit completes while the emitting handler
+    /// runs; an `emit_async` future spawned as a separate task reports only
+    /// to whoever awaits it.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct OrderShipped { order_id: u64 }
+    ///
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct ShippingMailQueued { order_id: u64 }
+    ///
+    /// #[on(OrderShipped)]
+    /// fn queue_mail(order: &OrderShipped) {
+    ///     let bus = Bus::new();
+    ///     bus.emit(ShippingMailQueued { order_id: order.order_id });
+    /// }
+    ///
+    /// #[on(ShippingMailQueued)]
+    /// fn send_mail(_: &ShippingMailQueued) -> Result<(), String> {
+    ///     Err("mail server unreachable".into())
+    /// }
+    ///
+    /// let report = Bus::new().emit(OrderShipped { order_id: 5 });
+    /// assert!(report.failures().is_empty());
+    /// assert!(!report.is_ok());
+    /// let follow_up = &report.follow_ups()[0];
+    /// assert_eq!(follow_up.event(), "ShippingMailQueued");
+    /// assert_eq!(follow_up.failures()[0].error().to_string(), "mail server unreachable");
+    /// ```
+    pub fn follow_ups(&self) -> &[Report] {
+        self.problems
+            .as_ref()
+            .map_or(&[], |problems| &problems.follow_ups)
+    }
+
+    fn write_indented(&self, f: &mut fmt::Formatter<'_>, indent: usize) -> fmt::Result {
+        let pad = "  ".repeat(indent);
+        if let Some(rejection) = self.rejected() {
+            return write!(f, "{pad}`{}` rejected: {rejection}", self.event);
+        }
+        write!(
+            f,
+            "{pad}`{}`: {} handler(s) ran, {} failed",
+            self.event,
+            self.handlers_run,
+            self.failures().len()
+        )?;
+        for failure in self.failures() {
+            write!(f, "\n{pad}  - {failure}")?;
+        }
+        for follow_up in self.follow_ups() {
+            write!(f, "\n{pad}  follow-up:\n")?;
+            follow_up.write_indented(f, indent + 2)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_indented(f, 0)
+    }
+}
+
+/// One handler that failed, with its error.
+///
+/// ```
+/// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+/// #[on(OrderPlaced, name = "reserve_stock")]
+/// fn reserve_stock(_: &OrderPlaced) -> Result<(), String> { Err("warehouse offline".into()) }
+///
+/// let report = Bus::new().emit(OrderPlaced { order_id: 7 });
+/// assert_eq!(report.failures()[0].to_string(), "reserve_stock: warehouse offline");
+/// ```
+#[derive(Clone, Debug)]
+pub struct HandlerFailure {
+    handler: &'static HandlerInfo,
+    error: HandlerError,
+}
+
+impl HandlerFailure {
+    /// Returns the handler's name.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// #[on(OrderPlaced, name = "reserve_stock")]
+    /// fn reserve_stock(_: &OrderPlaced) -> Result<(), String> { Err("warehouse offline".into()) }
+    ///
+    /// let report = Bus::new().emit(OrderPlaced { order_id: 7 });
+    /// assert_eq!(report.failures()[0].handler(), "reserve_stock");
+    /// ```
+    pub fn handler(&self) -> &'static str {
+        self.handler.name()
+    }
+
+    /// Returns the handler's description.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// #[on(OrderPlaced, priority = 10)]
+    /// fn reserve_stock(_: &OrderPlaced) -> Result<(), String> { Err("warehouse offline".into()) }
+    ///
+    /// let report = Bus::new().emit(OrderPlaced { order_id: 7 });
+    /// assert_eq!(report.failures()[0].handler_info().priority(), 10);
+    /// ```
+    pub fn handler_info(&self) -> &'static HandlerInfo {
+        self.handler
+    }
+
+    /// Returns the error.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// # use events::HandlerError;
+    /// #[on(OrderPlaced)]
+    /// fn reserve_stock(_: &OrderPlaced) { panic!("warehouse offline") }
+    ///
+    /// let report = Bus::new().emit(OrderPlaced { order_id: 7 });
+    /// assert_eq!(report.failures()[0].error(), &HandlerError::Panicked("warehouse offline".into()));
+    /// ```
+    pub fn error(&self) -> &HandlerError {
+        &self.error
+    }
+}
+
+impl fmt::Display for HandlerFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.handler.name(), self.error)
+    }
+}
+
+/// The reason a bus ran none of an event's handlers.
+///
+/// ```
+/// use events::{on, Bus, Event, Rejection};
+/// use serde::{Deserialize, Serialize};
+/// use std::sync::OnceLock;
+///
+/// #[derive(Event, Serialize, Deserialize)]
+/// struct PriceChanged;
+///
+/// static BUS: OnceLock<Bus> = OnceLock::new();
+///
+/// // Re-emits its own event, so only the depth limit ends the chain.
+/// #[on(PriceChanged)]
+/// fn reprice(_: &PriceChanged) {
+///     BUS.get().unwrap().emit(PriceChanged);
+/// }
+///
+/// let bus = BUS.get_or_init(|| Bus::builder().max_depth(1).build().unwrap());
+/// let report = bus.emit(PriceChanged);
+///
+/// // The handler ran at depths 0 and 1; the emit at depth 2 was rejected.
+/// let deepest = &report.follow_ups()[0].follow_ups()[0];
+/// let expected = Rejection::DepthExceeded { chain: vec!["PriceChanged"; 3], max_depth: 1 };
+/// assert_eq!(deepest.rejected(), Some(&expected));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The event was emitted deeper than the bus allows; the chain lists the
+    /// event names from the top-level event to the rejected one.
+    DepthExceeded {
+        /// Event names from the outermost to the rejected event.
+        chain: Vec<&'static str>,
+        /// The bus's limit.
+        max_depth: u32,
+    },
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::DepthExceeded { chain, max_depth } => write!(
+                f,
+                "event chain {} is deeper than the limit of {max_depth}; look for handlers that emit each other's events, or raise the limit with `BusBuilder::max_depth`",
+                chain.join(" -> ")
+            ),
+        }
+    }
+}
