@@ -9,7 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use crate::decode::DynEnvelope;
-use crate::envelope::{self, Envelope, EventId, Metadata};
+use crate::envelope::{self, Envelope, Metadata};
 use crate::event::Event;
 use crate::frame::{self, Frame, Scoped};
 use crate::handler::{HandlerError, HandlerFn, HandlerInfo, Input};
@@ -538,12 +538,7 @@ impl Bus {
 
     /// Wraps a payload in a new envelope linked to the event being handled, if any.
     fn envelope<E: Event>(&self, event: E) -> Envelope<E> {
-        let metadata = Metadata::new(
-            E::NAME,
-            E::VERSION,
-            EventId::new(),
-            Arc::clone(&self.inner.source),
-        );
+        let metadata = Metadata::new(E::NAME, E::VERSION, Arc::clone(&self.inner.source));
         link_to_parent(Envelope::from_parts(event, metadata))
     }
 

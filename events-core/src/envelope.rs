@@ -41,6 +41,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -97,7 +98,8 @@ enum IdRepr {
 }
 
 impl EventId {
-    /// Generates a new time-ordered UUIDv7 id.
+    /// Generates a new UUIDv7 id: ids generated in different milliseconds sort
+    /// by time; within one millisecond their order is random.
     ///
     /// ```
     /// let a = events::EventId::new();
@@ -106,7 +108,19 @@ impl EventId {
     /// ```
     #[allow(clippy::new_without_default)]
     pub fn new() -> EventId {
-        EventId(IdRepr::Uuid(Uuid::now_v7()))
+        EventId::at(SystemTime::now())
+    }
+
+    /// Generates a UUIDv7 id for the given time. No shared counter is
+    /// involved, so generating ids takes no lock.
+    pub(crate) fn at(time: SystemTime) -> EventId {
+        let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let timestamp = uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            since_epoch.as_secs(),
+            since_epoch.subsec_nanos(),
+        );
+        EventId(IdRepr::Uuid(Uuid::new_v7(timestamp)))
     }
 
     /// Returns the UUID when the id is one generated here or given as a [`Uuid`].
@@ -248,10 +262,13 @@ pub struct Metadata {
 }
 
 impl Metadata {
-    pub(crate) fn new(name: &'static str, version: u32, id: EventId, source: Arc<str>) -> Self {
+    /// Creates the metadata of a new event: a UUIDv7 id and the current time,
+    /// both from one clock reading.
+    pub(crate) fn new(name: &'static str, version: u32, source: Arc<str>) -> Self {
+        let now = SystemTime::now();
         Metadata {
-            id,
-            time: Utc::now(),
+            id: EventId::at(now),
+            time: DateTime::<Utc>::from(now),
             time_text: None,
             source,
             subject: None,
@@ -456,7 +473,7 @@ impl<E: Event> Envelope<E> {
     pub fn new(payload: E) -> Self {
         Self::from_parts(
             payload,
-            Metadata::new(E::NAME, E::VERSION, EventId::new(), default_source()),
+            Metadata::new(E::NAME, E::VERSION, default_source()),
         )
     }
 
