@@ -14,33 +14,9 @@ use events::{on, Bus, Envelope, Event, EventId, HandlerError, Report};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
-/// Returns the bus that handlers use to emit follow-up events.
-fn bus() -> &'static Bus {
-    static BUS: OnceLock<Bus> = OnceLock::new();
-    BUS.get_or_init(Bus::new)
-}
+mod common;
 
-fn record<T>(log: &Mutex<Vec<T>>, entry: T) {
-    log.lock().unwrap().push(entry);
-}
-
-/// Removes and returns everything recorded in `log`.
-fn take<T>(log: &Mutex<Vec<T>>) -> Vec<T> {
-    std::mem::take(&mut *log.lock().unwrap())
-}
-
-/// Removes and returns the entries of `log` that `matches` selects, leaving
-/// the entries of other tests in place.
-fn take_matching<T>(log: &Mutex<Vec<T>>, matches: impl Fn(&T) -> bool) -> Vec<T> {
-    let mut log = log.lock().unwrap();
-    let (matching, others) = log.drain(..).partition(|entry| matches(entry));
-    *log = others;
-    matching
-}
-
-fn id(text: &str) -> EventId {
-    EventId::from(text)
-}
+use common::{bus, id, record, take, take_matching};
 
 // Run order of synchronous and async handlers.
 
