@@ -344,10 +344,14 @@ impl Drop for DayGuard {
     }
 }
 
-/// Adds the failures of one emitted or dispatched event to the day.
+/// Adds the failures of one emitted or dispatched event to the day,
+/// including those of the follow-ups its handlers emitted.
 fn record_report(report: &Report) {
     if report.is_ok() {
         return;
+    }
+    for follow_up in report.follow_ups() {
+        record_report(follow_up);
     }
     with_day(|day| {
         for failure in report.failures() {
@@ -370,13 +374,14 @@ fn record_report(report: &Report) {
 /// Emits a follow-up from a synchronous handler, unless the day is a replay.
 ///
 /// Only events whose handlers are all synchronous may be emitted here: a
-/// synchronous emit skips `async` handlers and reports them as failures.
+/// synchronous emit skips `async` handlers and reports them as failures. The
+/// follow-up's report needs no handling here, because the bus adds a failed
+/// one to the report of the event being handled, which `record_report` reads.
 fn emit_follow_up<E: Event>(event: E) {
     if with_day(|day| day.replaying) {
         return;
     }
-    let report = bus().emit(event);
-    record_report(&report);
+    bus().emit(event);
 }
 
 /// Emits a follow-up from an `async` handler, unless the day is a replay.
@@ -384,8 +389,7 @@ async fn emit_follow_up_async<E: Event>(event: E) {
     if with_day(|day| day.replaying) {
         return;
     }
-    let report = bus().emit_async(event).await;
-    record_report(&report);
+    bus().emit_async(event).await;
 }
 
 fn next_notification_id() -> u64 {
@@ -816,9 +820,8 @@ struct Simulation {
 
 /// Emits an event that starts a chain, with a subject naming what it is about.
 async fn emit_root<E: Event>(event: E, subject: String) {
-    let envelope = Envelope::new(event)
-        .with_source(bus().source())
-        .with_subject(subject);
+    // The bus gives the envelope its own source, because none is set here.
+    let envelope = Envelope::new(event).with_subject(subject);
     let report = bus().emit_envelope_async(envelope).await;
     record_report(&report);
 }
