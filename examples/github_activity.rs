@@ -772,7 +772,7 @@ impl DecodeFailures {
 impl fmt::Display for ActivityReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Events:                {}", self.events_total)?;
-        writeln!(f, "Commits pushed:        {}", self.push_commits)?;
+        writeln!(f, "Commits in pushes:     {}", self.push_commits)?;
         writeln!(f, "Distinct repositories: {}", self.distinct_repos)?;
         writeln!(f, "Distinct actors:       {}", self.distinct_actors)?;
 

@@ -1321,7 +1321,7 @@ impl fmt::Display for Summary {
             "Causal links: {} follow-up events, {} broken",
             self.follow_ups, self.broken_links
         )?;
-        writeln!(f, "Longest chain ({} events):", self.longest_chain.len())?;
+        writeln!(f, "Longest chain ({} event(s)):", self.longest_chain.len())?;
         for link in &self.longest_chain {
             writeln!(f, "  {:<17} id {}", link.name, link.id)?;
             writeln!(

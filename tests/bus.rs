@@ -385,6 +385,12 @@ fn emit_reports_async_handler_as_needs_async() {
     assert_eq!(report.failures()[0].error(), &HandlerError::NeedsAsync);
     assert_eq!(MIXED_SYNC_RUNS.load(Ordering::SeqCst), 1);
     assert_eq!(MIXED_ASYNC_RUNS.load(Ordering::SeqCst), 0);
+    assert!(
+        report.to_string().starts_with(
+            "`bus.mixed`: 1 handler(s) ran, 0 failed, 1 not run\n  - mixed.async: not run:"
+        ),
+        "{report}"
+    );
 }
 
 // Events emitted from inside handlers: run order.

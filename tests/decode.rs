@@ -145,6 +145,7 @@ fn decode_rejects_unknown_name() {
         name,
         version,
         known_versions,
+        ..
     } = error.kind()
     else {
         panic!("expected an unknown event error, got {error}");
@@ -173,6 +174,7 @@ fn decode_rejects_unknown_version() {
         name,
         version,
         known_versions,
+        ..
     } = error.kind()
     else {
         panic!("expected an unknown event error, got {error}");
@@ -189,6 +191,49 @@ fn decode_rejects_unknown_version() {
     assert!(
         message.contains(r#"#[event(name = "billing.invoice.issued", version = 3)]"#),
         "{message}"
+    );
+}
+
+/// A registered version 2 only, so that an event without `dataversion`
+/// (which means version 1) is unknown.
+#[derive(Event, Serialize, Deserialize, Debug, PartialEq)]
+#[event(name = "crm.contact.merged", version = 2)]
+struct ContactMerged {
+    contact_id: u64,
+}
+
+#[test]
+fn decode_names_missing_dataversion() {
+    let bytes = br#"{"specversion":"1.0","id":"m-1","source":"crm","type":"crm.contact.merged","data":{"contact_id":4}}"#;
+
+    let error = decode(bytes).unwrap_err();
+    let message = error.to_string();
+
+    let DecodeErrorKind::UnknownEvent {
+        version,
+        version_given,
+        known_versions,
+        ..
+    } = error.kind()
+    else {
+        panic!("expected an unknown event error, got {error}");
+    };
+    assert_eq!(*version, 1);
+    assert!(!version_given);
+    assert_eq!(known_versions, &[2]);
+    assert!(message.contains("no `dataversion` attribute"), "{message}");
+    assert!(message.contains(r#"add `"dataversion": 2`"#), "{message}");
+}
+
+#[test]
+fn decode_error_debug_shows_input_as_text() {
+    let error = decode(br#"{"specversion":"1.0","id":"x"}"#).unwrap_err();
+
+    let debug = format!("{error:?}");
+
+    assert!(
+        debug.contains(r#"raw: "{\"specversion\":\"1.0\",\"id\":\"x\"}" (30 bytes)"#),
+        "{debug}"
     );
 }
 

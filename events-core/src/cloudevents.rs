@@ -462,6 +462,8 @@ pub(crate) struct Parsed<'de, D> {
 pub(crate) struct Checked<'de> {
     pub(crate) name: Cow<'de, str>,
     pub(crate) version: u32,
+    /// Whether `dataversion` was present; an absent one means version 1.
+    pub(crate) version_given: bool,
     pub(crate) metadata_without_name: PartialMetadata,
     pub(crate) datacontenttype: Option<String>,
     pub(crate) data_base64: Option<Cow<'de, str>>,
@@ -509,6 +511,7 @@ impl<'de, D: DataSlot<'de>> Parsed<'de, D> {
         let mut source = None;
         let mut name = None;
         let mut version = 1;
+        let mut version_given = false;
         let mut subject = None;
         let mut time = None;
         let mut datacontenttype = None;
@@ -551,7 +554,10 @@ impl<'de, D: DataSlot<'de>> Parsed<'de, D> {
                 }
                 "dataschema" => dataschema = Some(non_empty(&attribute, value)?.into_owned()),
                 "data_base64" => data_base64 = Some(string(&attribute, value)?),
-                VERSION_ATTRIBUTE => version = parse_version(value)?,
+                VERSION_ATTRIBUTE => {
+                    version = parse_version(value)?;
+                    version_given = true;
+                }
                 CORRELATION_ATTRIBUTE => {
                     correlation_id = Some(EventId::from(&*non_empty(&attribute, value)?))
                 }
@@ -582,6 +588,7 @@ impl<'de, D: DataSlot<'de>> Parsed<'de, D> {
         let checked = Checked {
             name,
             version,
+            version_given,
             metadata_without_name: PartialMetadata {
                 id: EventId::from(&*id),
                 time,

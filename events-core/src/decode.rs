@@ -335,7 +335,6 @@ fn field_path<E: Event>(text: &str) -> Option<String> {
 /// assert!(error.to_string().contains("NoSuchEvent"));
 /// assert_eq!(error.raw(), br#"{"specversion":"1.0","id":"1","source":"s","type":"NoSuchEvent"}"#);
 /// ```
-#[derive(Debug)]
 pub struct DecodeError {
     kind: DecodeErrorKind,
     raw: Vec<u8>,
@@ -379,6 +378,8 @@ pub enum DecodeErrorKind {
         name: String,
         /// The `dataversion` attribute, 1 when absent.
         version: u32,
+        /// Whether the event carried a `dataversion` attribute.
+        version_given: bool,
         /// The versions registered under this name, lowest first; empty when
         /// the name is unknown.
         known_versions: Vec<u32>,
@@ -474,6 +475,22 @@ impl DecodeError {
     }
 }
 
+/// Shows the input as text, cut after 200 characters, rather than as a byte array.
+impl fmt::Debug for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = String::from_utf8_lossy(&self.raw);
+        let shown: String = text.chars().take(200).collect();
+        let cut = if shown.len() < text.len() { "..." } else { "" };
+        f.debug_struct("DecodeError")
+            .field("kind", &self.kind)
+            .field(
+                "raw",
+                &format_args!("{shown:?}{cut} ({} bytes)", self.raw.len()),
+            )
+            .finish()
+    }
+}
+
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
@@ -490,14 +507,30 @@ impl fmt::Display for DecodeError {
                 name,
                 version,
                 known_versions,
+                ..
             } if known_versions.is_empty() => write!(
                 f,
                 "unknown event `{name}` (version {version}): no event with this name is registered; add `#[derive(Event)]` with `#[event(name = \"{name}\")]` to its payload type and link it into the program"
             ),
             DecodeErrorKind::UnknownEvent {
                 name,
+                version_given: false,
+                known_versions,
+                ..
+            } => {
+                let known: Vec<String> = known_versions.iter().map(u32::to_string).collect();
+                let latest = known_versions.last().copied().unwrap_or(1);
+                write!(
+                    f,
+                    "event `{name}` has no `dataversion` attribute, which means version 1, but its registered versions are {}; add `\"dataversion\": {latest}` (or the version the payload has) to the event",
+                    known.join(", ")
+                )
+            }
+            DecodeErrorKind::UnknownEvent {
+                name,
                 version,
                 known_versions,
+                ..
             } => {
                 let known: Vec<String> = known_versions.iter().map(u32::to_string).collect();
                 write!(
@@ -749,6 +782,7 @@ impl<'r> Decoder<'r> {
             None => Err(DecodeErrorKind::UnknownEvent {
                 name: checked.name.clone().into_owned(),
                 version: checked.version,
+                version_given: checked.version_given,
                 known_versions: versions.iter().map(|info| info.version()).collect(),
             }),
         }

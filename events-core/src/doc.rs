@@ -2,11 +2,10 @@
 //!
 //! `#[derive(Event)]` records each `///` line, `/** */` block and
 //! `#[doc = ...]` attribute as a fragment. Attributes may hold macros such as
-//! `include_str!`, whose text only the compiler knows, so the fragments are
+//! `include_str!`, which only the compiler evaluates, so the fragments are
 //! joined and unindented here, once, on first use.
 
-use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::OnceLock;
 
 /// The syntax a doc fragment was written in.
 #[doc(hidden)]
@@ -36,49 +35,21 @@ impl DocFragment {
 }
 
 /// Doc fragments and their rendering, computed on first use.
-///
-/// The rendering is cached behind an atomic pointer rather than a `OnceLock`
-/// because a type with a destructor cannot appear in the `&[FieldInfo]`
-/// constants that the derive emits. The rendered text is leaked on purpose:
-/// descriptions live in statics for the whole program.
 pub(crate) struct Doc {
     fragments: &'static [DocFragment],
-    rendered: AtomicPtr<String>,
+    rendered: OnceLock<String>,
 }
 
 impl Doc {
     pub(crate) const fn new(fragments: &'static [DocFragment]) -> Self {
         Doc {
             fragments,
-            rendered: AtomicPtr::new(ptr::null_mut()),
+            rendered: OnceLock::new(),
         }
     }
 
     pub(crate) fn get(&self) -> &str {
-        let cached = self.rendered.load(Ordering::Acquire);
-        if !cached.is_null() {
-            // SAFETY: a non-null pointer was stored by the exchange below from
-            // `Box::into_raw` and is never freed, so it stays valid.
-            return unsafe { &*cached };
-        }
-
-        let fresh = Box::into_raw(Box::new(render(self.fragments)));
-        match self.rendered.compare_exchange(
-            ptr::null_mut(),
-            fresh,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            // SAFETY: `fresh` came from `Box::into_raw` and is now owned by the
-            // cache, which never frees it.
-            Ok(_) => unsafe { &*fresh },
-            Err(existing) => {
-                // SAFETY: the exchange failed, so `fresh` was never shared and
-                // is freed here exactly once; `existing` is valid as above.
-                drop(unsafe { Box::from_raw(fresh) });
-                unsafe { &*existing }
-            }
-        }
+        self.rendered.get_or_init(|| render(self.fragments))
     }
 }
 

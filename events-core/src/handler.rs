@@ -221,7 +221,9 @@ pub enum HandlerError {
     Panicked(String),
     /// The handler is `async` and the event was emitted at a synchronous call
     /// site, so it did not run.
-    #[error("not run: async handler at a synchronous call site; emit with `emit_async(..).await`")]
+    #[error(
+        "not run: the handler is `async` and the event was emitted with a synchronous call; emit it with `emit_async(..).await`, and for a follow-up make the emitting handler `async` too"
+    )]
     NeedsAsync,
 }
 

@@ -1,4 +1,4 @@
-//! What an emit reports: handlers run, failures, rejections and failed follow-ups.
+//! The report of an emit: handlers run, failures, rejections and failed follow-ups.
 
 use std::fmt;
 
@@ -239,7 +239,7 @@ impl Report {
     ///
     /// A follow-up counts when its emit completes while the emitting handler
     /// runs; an `emit_async` future spawned as a separate task reports only
-    /// to whoever awaits it.
+    /// to the task that awaits it.
     ///
     /// ```
     /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
@@ -278,13 +278,20 @@ impl Report {
         if let Some(rejection) = self.rejected() {
             return write!(f, "{pad}`{}` rejected: {rejection}", self.event);
         }
+        let not_run = self
+            .failures()
+            .iter()
+            .filter(|failure| matches!(failure.error, HandlerError::NeedsAsync))
+            .count();
+        let failed = self.failures().len() - not_run;
         write!(
             f,
-            "{pad}`{}`: {} handler(s) ran, {} failed",
-            self.event,
-            self.handlers_run,
-            self.failures().len()
+            "{pad}`{}`: {} handler(s) ran, {failed} failed",
+            self.event, self.handlers_run
         )?;
+        if not_run > 0 {
+            write!(f, ", {not_run} not run")?;
+        }
         for failure in self.failures() {
             write!(f, "\n{pad}  - {failure}")?;
         }

@@ -109,8 +109,9 @@ fn expand_impl(
         #[allow(non_upper_case_globals, clippy::all)]
         const _: () = {
             // The field list is a static of its own because `FieldInfo` caches
-            // its rendered doc, and a static array needs its length, which
-            // depends on which `#[cfg]` fields are compiled in.
+            // its rendered doc in a `OnceLock`, which cannot live in a
+            // promoted `&[...]` constant. A static array needs its length,
+            // which depends on which `#[cfg]` fields are compiled in.
             #[allow(unused_mut)]
             const __EVENTS_FIELD_COUNT: usize = {
                 let mut __count = 0usize;

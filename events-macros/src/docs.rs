@@ -2,7 +2,7 @@
 //!
 //! The runtime joins and unindents them the way rustdoc does. That cannot
 //! happen here because `#[doc = include_str!(...)]` and similar attributes
-//! hold macros whose text only the compiler knows.
+//! hold macros that only the compiler evaluates.
 
 use proc_macro2::TokenStream;
 use quote::quote;
