@@ -560,7 +560,7 @@ impl Bus {
                     HandlerFn::Sync(call) => run_caught(|| call(input)),
                     HandlerFn::Async(_) => Err(Box::new(HandlerError::NeedsAsync)),
                 };
-                tally = tally.record(event, handler, outcome);
+                tally = tally.record(frame, handler, outcome);
             }
             drop(entered);
             tally = tally.add_follow_ups(frame);
@@ -599,7 +599,7 @@ impl Bus {
                 Ok(None) => Ok(()),
                 Err(error) => Err(error),
             };
-            tally = tally.record(event, handler, outcome);
+            tally = tally.record(&frame, handler, outcome);
         }
         let report = tally.add_follow_ups(&frame).into_report(event);
         if !report.is_ok() {

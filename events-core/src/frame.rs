@@ -70,6 +70,14 @@ impl Frame {
         }
     }
 
+    /// Returns the event's id and its chain's correlation id, for logs. An
+    /// event emitted without an envelope gets its id here if it has none yet.
+    pub(crate) fn ids(&self) -> (EventId, EventId) {
+        let id = self.id.get_or_init(EventId::new).clone();
+        let correlation = self.correlation.clone().unwrap_or_else(|| id.clone());
+        (id, correlation)
+    }
+
     /// Takes the reports of failed follow-ups recorded so far.
     #[inline]
     pub(crate) fn take_follow_ups(&self) -> Vec<Report> {

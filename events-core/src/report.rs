@@ -64,7 +64,7 @@ impl Tally {
     #[inline]
     pub(crate) fn record(
         self,
-        event: &'static str,
+        frame: &Frame,
         handler: &'static HandlerInfo,
         outcome: Outcome,
     ) -> Tally {
@@ -73,7 +73,7 @@ impl Tally {
                 handlers_run: self.handlers_run + 1,
                 problems: self.problems,
             },
-            Err(error) => self.record_failure(event, handler, *error),
+            Err(error) => self.record_failure(frame, handler, *error),
         }
     }
 
@@ -81,20 +81,25 @@ impl Tally {
     #[inline(never)]
     fn record_failure(
         mut self,
-        event: &'static str,
+        frame: &Frame,
         handler: &'static HandlerInfo,
         error: HandlerError,
     ) -> Tally {
+        let (id, correlation_id) = frame.ids();
         if matches!(error, HandlerError::NeedsAsync) {
             tracing::error!(
-                event,
+                event = frame.name,
+                %id,
+                %correlation_id,
                 handler = handler.name(),
                 "async handler skipped at a synchronous call site; emit with `emit_async`"
             );
         } else {
             self.handlers_run += 1;
             tracing::error!(
-                event,
+                event = frame.name,
+                %id,
+                %correlation_id,
                 handler = handler.name(),
                 error = %error,
                 "event handler failed"
