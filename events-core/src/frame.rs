@@ -22,69 +22,94 @@ use crate::handler::Outcome;
 /// The event whose handlers are running, as follow-ups see it.
 pub(crate) struct Frame {
     pub(crate) name: &'static str,
-    /// Generated only when a follow-up needs it, for events emitted without an envelope.
+    pub(crate) depth: u32,
+    /// Set up on first use. An event emitted without an envelope that starts
+    /// a chain needs it only when a handler emits a follow-up or fails, so
+    /// the common emit neither builds nor drops it.
+    state: OnceCell<FrameState>,
+}
+
+struct FrameState {
+    /// Generated only when needed, for events emitted without an envelope.
     id: OnceCell<EventId>,
     /// The correlation id of the chain, or `None` when this event starts it.
     correlation: Option<EventId>,
-    pub(crate) depth: u32,
     /// Reports of follow-ups emitted by the running handlers that did not succeed.
     follow_ups: RefCell<Vec<Report>>,
+}
+
+impl FrameState {
+    fn new(id: Option<EventId>, correlation: Option<EventId>) -> FrameState {
+        FrameState {
+            id: id.map_or_else(OnceCell::new, OnceCell::from),
+            correlation,
+            follow_ups: RefCell::new(Vec::new()),
+        }
+    }
 }
 
 impl Frame {
     /// Creates the frame of an event emitted without an envelope.
     #[inline]
     pub(crate) fn lazy(name: &'static str) -> Frame {
-        let (correlation, depth) = match parent_link() {
-            Some(link) => (Some(link.correlation), link.depth + 1),
-            None => (None, 0),
-        };
-        Frame {
-            name,
-            id: OnceCell::new(),
-            correlation,
-            depth,
-            follow_ups: RefCell::new(Vec::new()),
+        match parent_link() {
+            Some(link) => Frame {
+                name,
+                depth: link.depth + 1,
+                state: OnceCell::from(FrameState::new(None, Some(link.correlation))),
+            },
+            None => Frame {
+                name,
+                depth: 0,
+                state: OnceCell::new(),
+            },
         }
     }
 
     /// Creates the frame of an event with an envelope.
     pub(crate) fn of(metadata: &Metadata, depth: u32) -> Frame {
+        let state = FrameState::new(
+            Some(metadata.id().clone()),
+            metadata.correlation_id().cloned(),
+        );
         Frame {
             name: metadata.name(),
-            id: OnceCell::from(metadata.id().clone()),
-            correlation: metadata.correlation_id().cloned(),
             depth,
-            follow_ups: RefCell::new(Vec::new()),
+            state: OnceCell::from(state),
         }
     }
 
     /// Creates a frame for the same event, with no follow-ups recorded.
     pub(crate) fn sibling(&self) -> Frame {
+        let state = self.state();
+        let state = FrameState::new(state.id.get().cloned(), state.correlation.clone());
         Frame {
             name: self.name,
-            id: self.id.clone(),
-            correlation: self.correlation.clone(),
             depth: self.depth,
-            follow_ups: RefCell::new(Vec::new()),
+            state: OnceCell::from(state),
         }
     }
 
-    /// Returns the event's id and its chain's correlation id, for logs. An
-    /// event emitted without an envelope gets its id here if it has none yet.
+    fn state(&self) -> &FrameState {
+        self.state.get_or_init(|| FrameState::new(None, None))
+    }
+
+    /// Returns the event's id, generating it if the event has none yet, and
+    /// its chain's correlation id.
     pub(crate) fn ids(&self) -> (EventId, EventId) {
-        let id = self.id.get_or_init(EventId::new).clone();
-        let correlation = self.correlation.clone().unwrap_or_else(|| id.clone());
+        let state = self.state();
+        let id = state.id.get_or_init(EventId::new).clone();
+        let correlation = state.correlation.clone().unwrap_or_else(|| id.clone());
         (id, correlation)
     }
 
     /// Takes the reports of failed follow-ups recorded so far.
     #[inline]
     pub(crate) fn take_follow_ups(&self) -> Vec<Report> {
-        if self.follow_ups.borrow().is_empty() {
-            return Vec::new();
+        match self.state.get() {
+            Some(state) if !state.follow_ups.borrow().is_empty() => state.follow_ups.take(),
+            _ => Vec::new(),
         }
-        self.follow_ups.take()
     }
 }
 
@@ -180,10 +205,10 @@ pub(crate) struct ParentLink {
 #[inline]
 pub(crate) fn parent_link() -> Option<ParentLink> {
     with_current(|parent| {
-        let id = parent.id.get_or_init(EventId::new).clone();
+        let (causation, correlation) = parent.ids();
         ParentLink {
-            correlation: parent.correlation.clone().unwrap_or_else(|| id.clone()),
-            causation: id,
+            correlation,
+            causation,
             depth: parent.depth,
         }
     })
@@ -209,7 +234,7 @@ pub(crate) fn current_chain() -> Vec<&'static str> {
 /// Records a report that is not ok in the current frame, so that the report
 /// of the event whose handler emitted it lists it.
 pub(crate) fn hand_to_parent(report: &Report) {
-    with_current(|parent| parent.follow_ups.borrow_mut().push(report.clone()));
+    with_current(|parent| parent.state().follow_ups.borrow_mut().push(report.clone()));
 }
 
 /// Polls an async handler with its event as the current frame, catching panics.
