@@ -11,6 +11,7 @@
 use std::cell::{Cell, OnceCell, RefCell};
 use std::future::Future;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::ptr;
 use std::task::{Context, Poll};
@@ -25,8 +26,20 @@ pub(crate) struct Frame {
     pub(crate) depth: u32,
     /// Set up on first use. An event emitted without an envelope that starts
     /// a chain needs it only when a handler emits a follow-up or fails, so
-    /// the common emit neither builds nor drops it.
-    state: OnceCell<FrameState>,
+    /// the common emit neither builds nor drops it. `ManuallyDrop` keeps the
+    /// drop of an empty frame to one inlined check (see `Drop for Frame`).
+    state: ManuallyDrop<OnceCell<FrameState>>,
+}
+
+impl Drop for Frame {
+    #[inline]
+    fn drop(&mut self) {
+        if self.state.get().is_some() {
+            // SAFETY: `state` is dropped only here, once, and the frame is
+            // not used afterwards.
+            unsafe { ManuallyDrop::drop(&mut self.state) }
+        }
+    }
 }
 
 struct FrameState {
@@ -50,18 +63,21 @@ impl FrameState {
 
 impl Frame {
     /// Creates the frame of an event emitted without an envelope.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn lazy(name: &'static str) -> Frame {
         match parent_link() {
             Some(link) => Frame {
                 name,
                 depth: link.depth + 1,
-                state: OnceCell::from(FrameState::new(None, Some(link.correlation))),
+                state: ManuallyDrop::new(OnceCell::from(FrameState::new(
+                    None,
+                    Some(link.correlation),
+                ))),
             },
             None => Frame {
                 name,
                 depth: 0,
-                state: OnceCell::new(),
+                state: ManuallyDrop::new(OnceCell::new()),
             },
         }
     }
@@ -75,7 +91,7 @@ impl Frame {
         Frame {
             name: metadata.name(),
             depth,
-            state: OnceCell::from(state),
+            state: ManuallyDrop::new(OnceCell::from(state)),
         }
     }
 
@@ -86,7 +102,7 @@ impl Frame {
         Frame {
             name: self.name,
             depth: self.depth,
-            state: OnceCell::from(state),
+            state: ManuallyDrop::new(OnceCell::from(state)),
         }
     }
 

@@ -1,6 +1,8 @@
 //! The report of an emit: handlers run, failures, rejections and failed follow-ups.
 
 use std::fmt;
+use std::mem::ManuallyDrop;
+use std::ops::{Deref, DerefMut};
 
 use crate::frame::Frame;
 use crate::handler::{HandlerError, HandlerInfo, Outcome};
@@ -30,7 +32,36 @@ pub struct Report {
     handlers_run: usize,
     /// Boxed so that the report of a successful emit stays small and cheap to
     /// return and drop; allocated on the first problem.
-    problems: Option<Box<Problems>>,
+    problems: MaybeProblems,
+}
+
+/// An optional box of problems whose drop, when empty, is one inlined check
+/// instead of a call, because every successful emit drops one.
+#[derive(Clone, Debug, Default)]
+struct MaybeProblems(ManuallyDrop<Option<Box<Problems>>>);
+
+impl Drop for MaybeProblems {
+    #[inline]
+    fn drop(&mut self) {
+        if self.0.is_some() {
+            // SAFETY: the box is dropped only here, once, and never used again.
+            unsafe { ManuallyDrop::drop(&mut self.0) }
+        }
+    }
+}
+
+impl Deref for MaybeProblems {
+    type Target = Option<Box<Problems>>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for MaybeProblems {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -48,7 +79,7 @@ struct Problems {
 /// processor and measurably slows every emit.
 pub(crate) struct Tally {
     handlers_run: usize,
-    problems: Option<Box<Problems>>,
+    problems: MaybeProblems,
 }
 
 impl Tally {
@@ -56,7 +87,7 @@ impl Tally {
     pub(crate) fn new() -> Tally {
         Tally {
             handlers_run: 0,
-            problems: None,
+            problems: MaybeProblems::default(),
         }
     }
 
