@@ -272,7 +272,7 @@ impl<E: fmt::Display> HandlerReturn for Result<(), E> {
 #[doc(hidden)]
 pub type BoxFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 
-/// What a handler's entry point returns. The error is boxed so that the
+/// The result of a handler's entry point. The error is boxed so that the
 /// common `Ok` case fits in a register.
 #[doc(hidden)]
 pub type Outcome = Result<(), Box<HandlerError>>;
@@ -371,7 +371,7 @@ fn wrong_input<E>() -> ! {
 
 /// A handler parameter: `&E`, or `&Envelope<E>` for handlers that read the metadata.
 ///
-/// The type system tells the two apart, so type aliases of `Envelope<E>` and
+/// The compiler distinguishes the two, so type aliases of `Envelope<E>` and
 /// events that happen to be named `Envelope` work as parameters.
 #[doc(hidden)]
 #[diagnostic::on_unimplemented(

@@ -274,7 +274,7 @@ impl Report {
     /// or which the bus rejected. Follow-ups that succeeded are not listed.
     ///
     /// A follow-up counts when its emit completes while the emitting handler
-    /// runs; an `emit_async` future spawned as a separate task reports only
+    /// runs. An `emit_async` future spawned as a separate task reports only
     /// to the task that awaits it.
     ///
     /// ```
