@@ -214,6 +214,7 @@ pub(crate) fn serialize_attributes<M: SerializeMap>(
     map.serialize_entry("source", &*metadata.source)?;
     map.serialize_entry("type", metadata.name)?;
     map.serialize_entry(VERSION_ATTRIBUTE, &metadata.version)?;
+
     if let Some(subject) = metadata.subject.as_deref().filter(|s| !s.is_empty()) {
         map.serialize_entry("subject", subject)?;
     }
@@ -225,6 +226,7 @@ pub(crate) fn serialize_attributes<M: SerializeMap>(
         "datacontenttype",
         datacontenttype.unwrap_or(JSON_CONTENT_TYPE),
     )?;
+
     if let Some(dataschema) = &metadata.dataschema {
         map.serialize_entry("dataschema", dataschema)?;
     }
@@ -234,6 +236,7 @@ pub(crate) fn serialize_attributes<M: SerializeMap>(
     if let Some(id) = &metadata.causation_id {
         map.serialize_entry(CAUSATION_ATTRIBUTE, &DisplayStr(id))?;
     }
+
     for (name, value) in &metadata.extensions {
         match value {
             ExtensionValue::Boolean(value) => map.serialize_entry(name, value)?,

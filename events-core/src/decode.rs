@@ -479,13 +479,17 @@ impl DecodeError {
 impl fmt::Debug for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = String::from_utf8_lossy(&self.raw);
-        let shown: String = text.chars().take(200).collect();
-        let cut = if shown.len() < text.len() { "..." } else { "" };
+        let preview: String = text.chars().take(200).collect();
+        let cut = if preview.len() < text.len() {
+            "..."
+        } else {
+            ""
+        };
         f.debug_struct("DecodeError")
             .field("kind", &self.kind)
             .field(
                 "raw",
-                &format_args!("{shown:?}{cut} ({} bytes)", self.raw.len()),
+                &format_args!("{preview:?}{cut} ({} bytes)", self.raw.len()),
             )
             .finish()
     }

@@ -1,4 +1,4 @@
-// The registry holds one concrete type per event name and version, so a
+// The registry stores one concrete type per event name and version, so a
 // generic payload type cannot be registered.
 use events::Event;
 use serde::{Deserialize, Serialize};

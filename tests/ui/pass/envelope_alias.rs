@@ -1,5 +1,6 @@
 // A handler may name the envelope through a type alias or a fully qualified
-// path; the compiler, not the macro, tells `&Envelope<E>` from `&E`.
+// path, because the compiler, not the macro, distinguishes `&Envelope<E>`
+// from `&E`.
 use events::{on, Bus, Event};
 use serde::{Deserialize, Serialize};
 
