@@ -1,21 +1,36 @@
 //! The bus: routes each event to the handlers registered for its type.
 
-use std::any::TypeId;
-use std::collections::HashMap;
+use std::any::{Any, TypeId};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::decode::DynEnvelope;
+use chrono::{DateTime, Utc};
+use tracing::Span;
+
+use crate::dead_letter::{
+    DeadLetter, DeadLetterId, DeadLetterReason, DeadLetterStore, InMemoryDeadLetters, StoreError,
+};
+use crate::decode::{DecodeError, DynEnvelope};
 use crate::envelope::{self, Envelope, Metadata};
-use crate::event::Event;
+use crate::event::{Event, EventInfo};
 use crate::frame::{self, Frame, Scoped};
-use crate::handler::{HandlerError, HandlerFn, HandlerInfo, Input};
+use crate::handler::{
+    AsyncEntry, Call, HandlerError, HandlerFn, HandlerInfo, HandlerReturn, Input, Outcome,
+    SyncEntry,
+};
+use crate::observe::{Observed, Observer};
+use crate::order::{self, OrderError};
+use crate::policy::{Concurrency, OnFailure, Retry};
 use crate::registry::{self, RegistryError};
 use crate::report::Tally;
 pub use crate::report::{HandlerFailure, Rejection, Report};
+use crate::shutdown::{Detached, ShutdownReport, Tracker};
 
 /// The default maximum nesting depth of events emitted from handlers.
 ///
@@ -36,29 +51,37 @@ pub const DEFAULT_MAX_DEPTH: u32 = 32;
 ///
 /// A bus collects the registered handlers when it is built and never changes
 /// afterwards, so one bus can be shared between threads (it is `Send + Sync`,
-/// and cloning it is cheap).
+/// and cloning it is cheap: clones share the handlers, the state, the
+/// dead-letter store and the shutdown).
 ///
 /// # Call sites
 ///
 /// - [`emit`](Bus::emit) runs the synchronous handlers inline. An `async`
 ///   handler cannot run there and is reported as a failure of kind
 ///   [`HandlerError::NeedsAsync`].
-/// - [`emit_async`](Bus::emit_async) runs synchronous and `async` handlers,
-///   one after another, in order.
+/// - [`emit_async`](Bus::emit_async) runs synchronous and `async` handlers
+///   in order; `async` handlers marked concurrent run together (see
+///   [`Concurrency`]).
+/// - [`emit_detached`](Bus::emit_detached) spawns that work on tokio and
+///   tracks it until [`shutdown`](Bus::shutdown).
 ///
 /// # Order
 ///
-/// Handlers of one event run by priority (highest first), then by name. An
-/// event emitted from inside a handler is handled completely, by all its
-/// handlers and their own follow-ups, before the emitting handler continues:
-/// like a function call, depth first. The follow-up inherits the correlation
-/// id of the event being handled (or its id, if that one started the chain)
-/// and gets its id as causation id.
+/// Handlers of one event run in the order their `after` and `before`
+/// constraints give, and otherwise by priority (highest first), then by
+/// name. An event emitted from inside a handler is handled completely, by
+/// all its handlers and their own follow-ups, before the emitting handler
+/// continues: like a function call, depth first. The follow-up inherits the
+/// correlation id of the event being handled (or its id, if that one started
+/// the chain) and gets its id as causation id.
 ///
 /// # Failures
 ///
-/// A handler that returns `Err` or panics is recorded in the [`Report`] and
-/// logged through `tracing`; the remaining handlers still run.
+/// A handler that returns `Err`, panics or times out is tried again under
+/// its [`Retry`] policy. After the last attempt, its [`OnFailure`] policy
+/// decides: keep the event in the [dead-letter store](crate::dead_letter)
+/// (the default), log it, or stop the event's remaining handlers. Every
+/// failure is recorded in the [`Report`] and logged through `tracing`.
 ///
 /// ```
 /// use events::{on, Bus, Event};
@@ -88,17 +111,44 @@ pub struct Bus {
 
 struct Inner {
     routes: HashMap<TypeId, Route, BuildHasherDefault<TypeIdHasher>>,
+    /// Set when observers are registered, so that every emit builds an envelope.
+    observed: bool,
+    /// Set when [`Bus::shutdown`] begins.
+    closed: AtomicBool,
     source: Arc<str>,
     max_depth: u32,
+    states: HashMap<TypeId, Arc<dyn Any + Send + Sync>, BuildHasherDefault<TypeIdHasher>>,
+    dead_letters: Arc<dyn DeadLetterStore>,
+    observers: Vec<Arc<dyn Observer>>,
+    tracker: Tracker,
 }
 
 /// The handlers of one event type, in run order.
 struct Route {
-    event_name: &'static str,
-    handlers: Box<[&'static HandlerInfo]>,
+    event: &'static EventInfo,
+    handlers: Box<[RouteHandler]>,
     /// Whether any handler takes `&Envelope<E>`, so that emitting must build one.
     needs_envelope: bool,
 }
+
+/// A handler with the policies the bus resolved for it.
+struct RouteHandler {
+    info: &'static HandlerInfo,
+    call: RouteCall,
+    retry: Retry,
+    on_failure: OnFailure,
+    timeout: Option<Duration>,
+    concurrent: bool,
+}
+
+#[derive(Clone)]
+enum RouteCall {
+    Sync(SyncEntry),
+    Async(AsyncEntry),
+    Replaced(Arc<ReplacementFn>),
+}
+
+type ReplacementFn = dyn Fn(Input<'_>) -> Outcome + Send + Sync;
 
 /// Hashes a [`TypeId`], which is already a hash, by keeping its bits.
 #[derive(Default)]
@@ -124,17 +174,58 @@ impl Hasher for TypeIdHasher {
 /// Configures a [`Bus`].
 ///
 /// ```
+/// use events::policy::{Backoff, OnFailure, Retry};
+/// use std::time::Duration;
+///
 /// let bus = events::Bus::builder()
 ///     .source("https://shop.example/orders")
 ///     .max_depth(8)
+///     .retry(Retry::attempts(3).backoff(Backoff::fixed(Duration::from_millis(5))))
+///     .on_failure(OnFailure::Log)
 ///     .build()
 ///     .expect("event registrations are valid");
 /// assert_eq!(bus.source(), "https://shop.example/orders");
 /// ```
-#[derive(Debug)]
+#[must_use = "call `build` to get the bus"]
 pub struct BusBuilder {
     source: Arc<str>,
     max_depth: u32,
+    retry: Retry,
+    on_failure: OnFailure,
+    timeout: Option<Duration>,
+    concurrency: Concurrency,
+    states: HashMap<TypeId, Arc<dyn Any + Send + Sync>, BuildHasherDefault<TypeIdHasher>>,
+    dead_letters: Option<Arc<dyn DeadLetterStore>>,
+    observers: Vec<Arc<dyn Observer>>,
+    disabled: Vec<String>,
+    replaced: Vec<Replacement>,
+}
+
+struct Replacement {
+    name: String,
+    event_type_id: TypeId,
+    event_type: &'static str,
+    call: Arc<ReplacementFn>,
+}
+
+impl fmt::Debug for BusBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BusBuilder")
+            .field("source", &self.source)
+            .field("max_depth", &self.max_depth)
+            .field("retry", &self.retry)
+            .field("on_failure", &self.on_failure)
+            .field("timeout", &self.timeout)
+            .field("concurrency", &self.concurrency)
+            .field("states", &self.states.len())
+            .field("observers", &self.observers.len())
+            .field("disabled", &self.disabled)
+            .field(
+                "replaced",
+                &self.replaced.iter().map(|r| &r.name).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl BusBuilder {
@@ -159,91 +250,417 @@ impl BusBuilder {
     }
 
     /// Sets how deep events emitted from handlers may nest (see
-    /// [`DEFAULT_MAX_DEPTH`]). An emit beyond it runs no handler, and its
-    /// report marks it as [`rejected`](Report::rejected).
+    /// [`DEFAULT_MAX_DEPTH`]). An emit beyond it runs no handler, its report
+    /// marks it as [`rejected`](Report::rejected) with the chain of event
+    /// names, and the event is kept in the dead-letter store. Later emits are
+    /// not affected.
     ///
     /// ```
-    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # use events::{on, Bus, Context, Event}; use serde::{Deserialize, Serialize};
     /// use std::sync::atomic::{AtomicU32, Ordering};
-    /// use std::sync::OnceLock;
     ///
     /// # #[derive(Event, Serialize, Deserialize)] struct PriceChanged;
-    /// static BUS: OnceLock<Bus> = OnceLock::new();
     /// static RUNS: AtomicU32 = AtomicU32::new(0);
     ///
     /// // Re-emits its own event, so only the depth limit ends the chain.
     /// #[on(PriceChanged)]
-    /// fn reprice(_: &PriceChanged) {
+    /// fn reprice(_: &PriceChanged, cx: Context) {
     ///     RUNS.fetch_add(1, Ordering::Relaxed);
-    ///     BUS.get().unwrap().emit(PriceChanged);
+    ///     cx.emit(PriceChanged);
     /// }
     ///
-    /// let bus = BUS.get_or_init(|| Bus::builder().max_depth(2).build().unwrap());
+    /// let bus = Bus::builder().max_depth(2).build().unwrap();
     /// bus.emit(PriceChanged);
     /// // The handler runs at depths 0, 1 and 2; the emit at depth 3 is rejected.
     /// assert_eq!(RUNS.load(Ordering::Relaxed), 3);
+    /// assert_eq!(bus.dead_letters().list().unwrap().len(), 1);
     /// ```
     pub fn max_depth(mut self, depth: u32) -> Self {
         self.max_depth = depth;
         self
     }
 
-    /// Collects the registered handlers into a bus.
+    /// Sets the retry policy of handlers whose attribute sets none. The
+    /// default is one attempt.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Context, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+    /// use events::policy::Retry;
+    ///
+    /// #[on(OrderPlaced)]
+    /// fn flaky(_: &OrderPlaced, cx: Context) -> Result<(), String> {
+    ///     if cx.attempt() == 1 { Err("connection reset".into()) } else { Ok(()) }
+    /// }
+    ///
+    /// let bus = Bus::builder().retry(Retry::attempts(2)).build().unwrap();
+    /// assert!(bus.emit(OrderPlaced).is_ok());
+    /// ```
+    pub fn retry(mut self, retry: Retry) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets what happens after the last failed attempt of handlers whose
+    /// attribute sets no `on_failure`. The default is
+    /// [`OnFailure::DeadLetter`].
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+    /// use events::policy::OnFailure;
+    ///
+    /// #[on(OrderPlaced)]
+    /// fn fails(_: &OrderPlaced) -> Result<(), String> { Err("no stock".into()) }
+    ///
+    /// let bus = Bus::builder().on_failure(OnFailure::Log).build().unwrap();
+    /// assert!(!bus.emit(OrderPlaced).is_ok());
+    /// assert!(bus.dead_letters().list().unwrap().is_empty());
+    /// ```
+    pub fn on_failure(mut self, on_failure: OnFailure) -> Self {
+        self.on_failure = on_failure;
+        self
+    }
+
+    /// Sets the time limit of `async` handlers whose attribute sets no
+    /// `timeout`. By default they have none. A handler that runs out of time
+    /// is cancelled and fails with [`HandlerError::TimedOut`]. Timeouts use
+    /// the tokio timer.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event, HandlerError}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+    /// use std::time::Duration;
+    ///
+    /// #[on(OrderPlaced)]
+    /// async fn slow(_: &OrderPlaced) {
+    ///     tokio::time::sleep(Duration::from_secs(60)).await;
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let bus = Bus::builder().timeout(Duration::from_millis(10)).build().unwrap();
+    /// let report = bus.emit_async(OrderPlaced).await;
+    /// assert_eq!(report.failures()[0].error(), &HandlerError::TimedOut(Duration::from_millis(10)));
+    /// # });
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets whether `async` handlers whose attribute does not say run one at
+    /// a time or together. The default is [`Concurrency::Sequential`].
+    ///
+    /// ```
+    /// use events::policy::Concurrency;
+    /// let bus = events::Bus::builder().concurrency(Concurrency::Concurrent).build().unwrap();
+    /// # drop(bus);
+    /// ```
+    pub fn concurrency(mut self, concurrency: Concurrency) -> Self {
+        self.concurrency = concurrency;
+        self
+    }
+
+    /// Gives the bus a state value that handlers take as [`State<T>`](crate::State).
+    /// The bus keeps one value per type; giving a second value of the same
+    /// type replaces the first.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event, State}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+    /// struct Db { url: String }
+    ///
+    /// #[on(OrderPlaced)]
+    /// fn save(_: &OrderPlaced, db: State<Db>) {
+    ///     assert_eq!(db.url, "postgres://127.0.0.1/shop");
+    /// }
+    ///
+    /// let bus = Bus::builder()
+    ///     .state(Db { url: "postgres://127.0.0.1/shop".into() })
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(bus.emit(OrderPlaced).is_ok());
+    /// ```
+    pub fn state<T: Send + Sync + 'static>(self, state: T) -> Self {
+        self.shared_state(Arc::new(state))
+    }
+
+    /// Gives the bus a state value it shares with the caller.
+    ///
+    /// ```
+    /// # use events::Bus; use std::sync::Arc;
+    /// let config = Arc::new(String::from("eu-west"));
+    /// let bus = Bus::builder().shared_state(Arc::clone(&config)).build().unwrap();
+    /// assert!(Arc::ptr_eq(&bus.state_arc::<String>().unwrap(), &config));
+    /// ```
+    pub fn shared_state<T: Send + Sync + 'static>(mut self, state: Arc<T>) -> Self {
+        self.states.insert(TypeId::of::<T>(), state);
+        self
+    }
+
+    /// Sets where the bus keeps dead letters. The default is an
+    /// [`InMemoryDeadLetters`] of its own.
+    ///
+    /// ```
+    /// use events::dead_letter::InMemoryDeadLetters;
+    /// let bus = events::Bus::builder().dead_letters(InMemoryDeadLetters::new()).build().unwrap();
+    /// assert!(bus.dead_letters().list().unwrap().is_empty());
+    /// ```
+    pub fn dead_letters(self, store: impl DeadLetterStore) -> Self {
+        self.shared_dead_letters(Arc::new(store))
+    }
+
+    /// Sets a dead-letter store that the bus shares with the caller.
+    ///
+    /// ```
+    /// use events::dead_letter::{DeadLetterStore, InMemoryDeadLetters};
+    /// use std::sync::Arc;
+    ///
+    /// let store = Arc::new(InMemoryDeadLetters::new());
+    /// let bus = events::Bus::builder().shared_dead_letters(store.clone()).build().unwrap();
+    /// assert!(store.list().unwrap().is_empty());
+    /// # drop(bus);
+    /// ```
+    pub fn shared_dead_letters(mut self, store: Arc<dyn DeadLetterStore>) -> Self {
+        self.dead_letters = Some(store);
+        self
+    }
+
+    /// Adds an observer that sees every event the bus handles, before its
+    /// handlers run, including events that have no handler. The
+    /// [`Recorder`](crate::testing::Recorder) of tests is one.
+    ///
+    /// ```
+    /// # use events::{Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// use events::testing::Recorder;
+    ///
+    /// let recorder = Recorder::new();
+    /// let bus = Bus::builder().observer(recorder.clone()).build().unwrap();
+    /// bus.emit(OrderPlaced { order_id: 7 });
+    /// assert_eq!(recorder.count::<OrderPlaced>(), 1);
+    /// ```
+    pub fn observer(mut self, observer: impl Observer) -> Self {
+        self.observers.push(Arc::new(observer));
+        self
+    }
+
+    /// Leaves out the handler registered under `name`, for a test that
+    /// must not reach a real mail server or payment provider.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+    /// #[on(OrderPlaced, name = "mail.confirmation")]
+    /// fn send_mail(_: &OrderPlaced) { unreachable!("no mail in tests") }
+    ///
+    /// let bus = Bus::builder().disable("mail.confirmation").build().unwrap();
+    /// assert_eq!(bus.emit(OrderPlaced).handlers_run(), 0);
+    /// ```
+    pub fn disable(mut self, name: impl Into<String>) -> Self {
+        self.disabled.push(name.into());
+        self
+    }
+
+    /// Runs `fake` in place of the handler registered under `name`, at the
+    /// same place in the order and with the same policies. The fake is
+    /// synchronous, even when it replaces an `async` handler.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct PaymentRequested { cents: u64 }
+    ///
+    /// #[on(PaymentRequested, name = "psp.charge")]
+    /// async fn charge(_: &PaymentRequested) -> Result<(), String> { unreachable!("no network in tests") }
+    ///
+    /// let bus = Bus::builder()
+    ///     .replace("psp.charge", |request: &PaymentRequested| -> Result<(), String> {
+    ///         if request.cents > 10_000 { Err("declined".into()) } else { Ok(()) }
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(bus.emit(PaymentRequested { cents: 500 }).is_ok());
+    /// assert!(!bus.emit(PaymentRequested { cents: 50_000 }).is_ok());
+    /// ```
+    pub fn replace<E, R>(
+        mut self,
+        name: impl Into<String>,
+        fake: impl Fn(&E) -> R + Send + Sync + 'static,
+    ) -> Self
+    where
+        E: Event,
+        R: HandlerReturn,
+    {
+        self.replaced.push(Replacement {
+            name: name.into(),
+            event_type_id: TypeId::of::<E>(),
+            event_type: std::any::type_name::<E>(),
+            call: Arc::new(move |input: Input<'_>| {
+                fake(input.payload::<E>())
+                    .into_handler_result()
+                    .map_err(Box::new)
+            }),
+        });
+        self
+    }
+
+    /// Collects the registered handlers into a bus, checking that every
+    /// handler's state was given, that order constraints can be met and that
+    /// disabled and replaced handlers exist.
     ///
     /// # Errors
     ///
-    /// Returns the registry's error if two event types share a name and version.
+    /// Returns the first kind of problem found, with every instance of it:
+    /// duplicate event registrations, missing state, impossible order
+    /// constraints, or unknown handler names given to
+    /// [`disable`](BusBuilder::disable) and [`replace`](BusBuilder::replace).
     ///
     /// ```
-    /// use events::{Bus, BuildError, Event};
-    /// use serde::{Deserialize, Serialize};
+    /// # use events::{on, Bus, BuildError, Event, State}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+    /// struct Inventory;
     ///
-    /// #[derive(Event, Serialize, Deserialize)]
-    /// #[event(name = "OrderPlaced")]
-    /// struct LegacyOrderPlaced;
-    ///
-    /// #[derive(Event, Serialize, Deserialize)]
-    /// #[event(name = "OrderPlaced")]
-    /// struct OrderPlaced;
+    /// #[on(OrderPlaced, name = "reserve")]
+    /// fn reserve(_: &OrderPlaced, _: State<Inventory>) {}
     ///
     /// let error = Bus::builder().build().unwrap_err();
-    /// assert!(matches!(error, BuildError::Registry(_)));
+    /// assert!(matches!(error, BuildError::MissingState(_)));
+    /// assert!(error.to_string().contains("handler `reserve` takes `State<"));
     /// ```
     pub fn build(self) -> Result<Bus, BuildError> {
         registry::validate().map_err(BuildError::Registry)?;
+        let all = registry::handlers();
+
+        let known: HashSet<&str> = all.iter().map(|handler| handler.name()).collect();
+        let unknown: Vec<String> = self
+            .disabled
+            .iter()
+            .chain(self.replaced.iter().map(|replacement| &replacement.name))
+            .filter(|name| !known.contains(name.as_str()))
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            let mut known: Vec<&'static str> = all.iter().map(|handler| handler.name()).collect();
+            known.sort_unstable();
+            known.dedup();
+            return Err(BuildError::UnknownHandlers { unknown, known });
+        }
+        let mismatched: Vec<ReplacementMismatch> = self
+            .replaced
+            .iter()
+            .flat_map(|replacement| {
+                all.iter()
+                    .filter(|handler| handler.name() == replacement.name)
+                    .filter(|handler| handler.event_type_id() != replacement.event_type_id)
+                    .map(|handler| ReplacementMismatch {
+                        handler: handler.name(),
+                        handles: handler.event().rust_type(),
+                        fake_takes: replacement.event_type,
+                    })
+            })
+            .collect();
+        if !mismatched.is_empty() {
+            return Err(BuildError::ReplacementType(mismatched));
+        }
+
+        let active: Vec<&'static HandlerInfo> = all
+            .iter()
+            .copied()
+            .filter(|handler| !self.disabled.iter().any(|name| name == handler.name()))
+            .collect();
+
+        let missing: Vec<MissingState> = active
+            .iter()
+            .filter(|handler| !self.replaced.iter().any(|r| r.name == handler.name()))
+            .flat_map(|handler| {
+                handler
+                    .requirements()
+                    .filter(|requirement| !self.states.contains_key(&requirement.type_id()))
+                    .map(|requirement| MissingState {
+                        handler: handler.name(),
+                        event: handler.event().name(),
+                        state_type: requirement.type_name(),
+                    })
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(BuildError::MissingState(missing));
+        }
 
         let mut grouped: HashMap<TypeId, Vec<&'static HandlerInfo>> = HashMap::new();
-        for handler in registry::handlers() {
+        for handler in &active {
             grouped
                 .entry(handler.event_type_id())
                 .or_default()
                 .push(handler);
         }
 
-        let routes = grouped
-            .into_iter()
-            .map(|(type_id, handlers)| {
-                let needs_envelope = handlers.iter().any(|handler| handler.takes_envelope());
-                let route = Route {
-                    event_name: handlers[0].event().name(),
-                    handlers: handlers.into_boxed_slice(),
-                    needs_envelope,
-                };
-                (type_id, route)
-            })
-            .collect();
+        let mut order_errors = Vec::new();
+        let mut routes = HashMap::default();
+        for (type_id, handlers) in grouped {
+            let ordered = order::resolve(&handlers, all, &mut order_errors);
+            let handlers: Box<[RouteHandler]> = ordered
+                .into_iter()
+                .map(|info| self.route_handler(info))
+                .collect();
+            let needs_envelope = handlers.iter().any(|handler| {
+                handler.info.takes_envelope() && !matches!(handler.call, RouteCall::Replaced(_))
+            });
+            let route = Route {
+                event: handlers[0].info.event(),
+                handlers,
+                needs_envelope,
+            };
+            routes.insert(type_id, route);
+        }
+        if !order_errors.is_empty() {
+            order_errors.sort_by_key(ToString::to_string);
+            return Err(BuildError::Order(order_errors));
+        }
 
         Ok(Bus {
             inner: Arc::new(Inner {
                 routes,
+                observed: !self.observers.is_empty(),
+                closed: AtomicBool::new(false),
                 source: self.source,
                 max_depth: self.max_depth,
+                states: self.states,
+                dead_letters: self
+                    .dead_letters
+                    .unwrap_or_else(|| Arc::new(InMemoryDeadLetters::new())),
+                observers: self.observers,
+                tracker: Tracker::default(),
             }),
         })
     }
+
+    fn route_handler(&self, info: &'static HandlerInfo) -> RouteHandler {
+        let replacement = self
+            .replaced
+            .iter()
+            .rev()
+            .find(|replacement| replacement.name == info.name());
+        let call = match (replacement, info.call) {
+            (Some(replacement), _) => RouteCall::Replaced(Arc::clone(&replacement.call)),
+            (None, HandlerFn::Sync(call)) => RouteCall::Sync(call),
+            (None, HandlerFn::Async(call)) => RouteCall::Async(call),
+        };
+        RouteHandler {
+            info,
+            concurrent: matches!(call, RouteCall::Async(_))
+                && info.concurrency().unwrap_or(self.concurrency) == Concurrency::Concurrent,
+            call,
+            retry: info.retry().unwrap_or(self.retry),
+            on_failure: info.on_failure().unwrap_or(self.on_failure),
+            timeout: info.timeout().or(self.timeout),
+        }
+    }
 }
 
-/// The reason a [`Bus`] could not be built.
+/// The reason a [`Bus`] could not be built. Each variant lists every
+/// instance of its problem.
 ///
 /// ```
 /// # use events::{Bus, BuildError, Event}; use serde::{Deserialize, Serialize};
@@ -258,6 +675,146 @@ pub enum BuildError {
     /// Two event types share a name and version.
     #[error(transparent)]
     Registry(RegistryError),
+    /// Handlers take [`State`](crate::State) types the bus was not given.
+    #[error("{}", list("handlers take state the bus was not given", .0))]
+    MissingState(Vec<MissingState>),
+    /// `after` and `before` constraints that cannot be met.
+    #[error("{}", list("handler order constraints cannot be met", .0))]
+    Order(Vec<OrderError>),
+    /// Names given to [`BusBuilder::disable`] or [`BusBuilder::replace`]
+    /// that no handler has.
+    #[error(
+        "no handler is registered as {}; registered handlers are {}",
+        quoted(.unknown),
+        quoted(.known)
+    )]
+    UnknownHandlers {
+        /// The names that match no handler.
+        unknown: Vec<String>,
+        /// Every registered handler name.
+        known: Vec<&'static str>,
+    },
+    /// Fakes given to [`BusBuilder::replace`] that take another event than
+    /// the handler they replace.
+    #[error("{}", list("fakes take another event than the handler they replace", .0))]
+    ReplacementType(Vec<ReplacementMismatch>),
+}
+
+fn list<T: fmt::Display>(title: &str, items: &[T]) -> String {
+    let mut text = format!("{title}:");
+    for item in items {
+        text.push_str("\n  - ");
+        text.push_str(&item.to_string());
+    }
+    text
+}
+
+fn quoted<T: fmt::Display>(names: &[T]) -> String {
+    names
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A handler that takes a state type the bus was not given.
+///
+/// ```
+/// # use events::{on, Bus, BuildError, Event, State}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+/// struct Ledger;
+///
+/// #[on(OrderPlaced, name = "post")]
+/// fn post(_: &OrderPlaced, _: State<Ledger>) {}
+///
+/// let Err(BuildError::MissingState(missing)) = Bus::builder().build() else { panic!() };
+/// assert_eq!(missing[0].handler(), "post");
+/// assert!(missing[0].state_type().ends_with("Ledger"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MissingState {
+    handler: &'static str,
+    event: &'static str,
+    state_type: &'static str,
+}
+
+impl MissingState {
+    /// Returns the handler's name.
+    pub fn handler(&self) -> &'static str {
+        self.handler
+    }
+
+    /// Returns the name of the event the handler handles.
+    pub fn event(&self) -> &'static str {
+        self.event
+    }
+
+    /// Returns the missing state type, as [`type_name`](std::any::type_name) gives it.
+    pub fn state_type(&self) -> &'static str {
+        self.state_type
+    }
+}
+
+impl fmt::Display for MissingState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "handler `{}` of `{}` takes `State<{}>`; give it with `Bus::builder().state(..)`",
+            self.handler, self.event, self.state_type
+        )
+    }
+}
+
+/// A fake that takes another event type than the handler it replaces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplacementMismatch {
+    handler: &'static str,
+    handles: &'static str,
+    fake_takes: &'static str,
+}
+
+impl fmt::Display for ReplacementMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "handler `{}` handles `{}`, but its fake takes `&{}`",
+            self.handler, self.handles, self.fake_takes
+        )
+    }
+}
+
+/// Why [`Bus::redispatch`] could not run a dead letter.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedispatchError {
+    /// The store has no letter with this id.
+    #[error("no dead letter has id {0}")]
+    NotFound(DeadLetterId),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The letter's event no longer decodes, for example because its type
+    /// was removed. The letter stays in the store.
+    #[error("dead letter {id} no longer decodes: {error}")]
+    Decode {
+        /// The letter's id.
+        id: DeadLetterId,
+        /// Why it does not decode.
+        error: Box<DecodeError>,
+    },
+    /// The letter's handler is not on this bus (renamed, removed or
+    /// disabled). The letter stays in the store.
+    #[error(
+        "dead letter {id} is for handler `{handler}` of `{event}`, which this bus does not run"
+    )]
+    UnknownHandler {
+        /// The letter's id.
+        id: DeadLetterId,
+        /// The handler named in the letter.
+        handler: String,
+        /// The event's name.
+        event: String,
+    },
 }
 
 impl Default for Bus {
@@ -271,8 +828,9 @@ impl Bus {
     ///
     /// # Panics
     ///
-    /// Panics if two event types share a name and version. Use
-    /// [`Bus::builder`] to get that as an error.
+    /// Panics with the [`BuildError`] if the bus cannot be built, for
+    /// example when a handler takes state. Use [`Bus::builder`] to give
+    /// state and to get problems as an error.
     ///
     /// ```
     /// let bus = events::Bus::new();
@@ -299,6 +857,15 @@ impl Bus {
         BusBuilder {
             source: envelope::default_source(),
             max_depth: DEFAULT_MAX_DEPTH,
+            retry: Retry::NONE,
+            on_failure: OnFailure::DeadLetter,
+            timeout: None,
+            concurrency: Concurrency::Sequential,
+            states: HashMap::default(),
+            dead_letters: None,
+            observers: Vec::new(),
+            disabled: Vec::new(),
+            replaced: Vec::new(),
         }
     }
 
@@ -322,18 +889,73 @@ impl Bus {
     /// #[on(UserRegistered, name = "welcome_mail")]
     /// fn welcome(_: &UserRegistered) {}
     ///
+    /// #[on(UserRegistered, name = "crm.sync", before = "welcome_mail")]
+    /// fn sync(_: &UserRegistered) {}
+    ///
     /// let names: Vec<_> = Bus::new().handlers_of::<UserRegistered>().iter().map(|h| h.name()).collect();
-    /// assert_eq!(names, ["welcome_mail"]);
+    /// assert_eq!(names, ["crm.sync", "welcome_mail"]);
     /// ```
-    pub fn handlers_of<E: Event>(&self) -> &[&'static HandlerInfo] {
-        self.route(TypeId::of::<E>())
-            .map(|route| &*route.handlers)
+    pub fn handlers_of<E: Event>(&self) -> Vec<&'static HandlerInfo> {
+        self.handlers_of_type(TypeId::of::<E>())
+    }
+
+    /// Returns the handlers of the event type with this `TypeId`, in the
+    /// order this bus runs them.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct UserRegistered;
+    /// # #[on(UserRegistered)] fn welcome(_: &UserRegistered) {}
+    /// let info = events::registry::of::<UserRegistered>().unwrap();
+    /// assert_eq!(Bus::new().handlers_of_type(info.type_id()).len(), 1);
+    /// ```
+    pub fn handlers_of_type(&self, type_id: TypeId) -> Vec<&'static HandlerInfo> {
+        self.route(type_id)
+            .map(|route| route.handlers.iter().map(|handler| handler.info).collect())
             .unwrap_or_default()
+    }
+
+    /// Returns the state of type `T` the bus was given.
+    ///
+    /// ```
+    /// let bus = events::Bus::builder().state(42_u32).build().unwrap();
+    /// assert_eq!(bus.state::<u32>(), Some(&42));
+    /// assert_eq!(bus.state::<u64>(), None);
+    /// ```
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.inner.states.get(&TypeId::of::<T>())?.downcast_ref()
+    }
+
+    /// Returns a shared pointer to the state of type `T`.
+    ///
+    /// ```
+    /// let bus = events::Bus::builder().state(String::from("eu")).build().unwrap();
+    /// assert_eq!(bus.state_arc::<String>().unwrap().as_str(), "eu");
+    /// ```
+    pub fn state_arc<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        let state = self.inner.states.get(&TypeId::of::<T>())?;
+        Arc::clone(state).downcast().ok()
+    }
+
+    /// Returns the bus's dead-letter store.
+    ///
+    /// ```
+    /// assert!(events::Bus::new().dead_letters().list().unwrap().is_empty());
+    /// ```
+    pub fn dead_letters(&self) -> &dyn DeadLetterStore {
+        &*self.inner.dead_letters
     }
 
     #[inline]
     fn route(&self, type_id: TypeId) -> Option<&Route> {
         self.inner.routes.get(&type_id)
+    }
+
+    /// Whether this emit must take the slow path: the bus is observed or
+    /// shut down.
+    #[inline]
+    fn is_special(&self) -> bool {
+        self.inner.observed || self.inner.closed.load(Ordering::Relaxed)
     }
 
     /// Runs the synchronous handlers of `event` inline and reports what happened.
@@ -357,6 +979,9 @@ impl Bus {
     /// assert_eq!(report.failures()[0].error().to_string(), "mail server unreachable");
     /// ```
     pub fn emit<E: Event>(&self, event: E) -> Report {
+        if self.is_special() {
+            return self.emit_special(event);
+        }
         let Some(route) = self.route(TypeId::of::<E>()) else {
             return Report::empty(E::NAME);
         };
@@ -364,7 +989,7 @@ impl Bus {
             return self.emit_in_envelope(route, event);
         }
         let frame = Frame::lazy(E::NAME);
-        self.run_sync(route, Input::of_payload(&event), &frame)
+        self.run_sync(route, &route.handlers, Input::of_payload(&event), &frame)
     }
 
     /// Builds the envelope that some handler of `E` takes, then runs the
@@ -374,6 +999,12 @@ impl Bus {
     fn emit_in_envelope<E: Event>(&self, route: &Route, event: E) -> Report {
         let envelope = self.envelope(event);
         self.run_envelope_sync(route, &envelope)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn emit_special<E: Event>(&self, event: E) -> Report {
+        self.emit_envelope(self.envelope(event))
     }
 
     /// Runs the synchronous handlers of an envelope built by the caller.
@@ -395,10 +1026,16 @@ impl Bus {
     /// assert!(Bus::new().emit_envelope(envelope).is_ok());
     /// ```
     pub fn emit_envelope<E: Event>(&self, envelope: Envelope<E>) -> Report {
+        let envelope = self.adopt(envelope);
+        if self.is_special() {
+            let json = || serde_json::to_vec(&envelope);
+            if let Some(report) = self.intercept(&envelope.metadata, &json) {
+                return report;
+            }
+        }
         let Some(route) = self.route(TypeId::of::<E>()) else {
             return Report::empty(E::NAME);
         };
-        let envelope = self.adopt(envelope);
         self.run_envelope_sync(route, &envelope)
     }
 
@@ -420,14 +1057,19 @@ impl Bus {
     /// assert_eq!(Bus::new().dispatch(&envelope).handlers_run(), 1);
     /// ```
     pub fn dispatch(&self, envelope: &DynEnvelope) -> Report {
+        if self.is_special() {
+            if let Some(report) = self.intercept_dyn(envelope) {
+                return report;
+            }
+        }
         let Some(route) = self.route(envelope.info().type_id()) else {
             return Report::empty(envelope.name());
         };
         let frame = Frame::of(envelope.metadata(), frame::next_depth());
-        self.run_sync(route, envelope.input(), &frame)
+        self.run_sync(route, &route.handlers, envelope.input(), &frame)
     }
 
-    /// Runs every handler of `event`, synchronous and `async`, in order.
+    /// Runs every handler of `event`, synchronous and `async`.
     ///
     /// The parent of the new event (for correlation and causation) is taken
     /// when this method is called, so a future created inside a handler and
@@ -450,20 +1092,11 @@ impl Bus {
     /// # });
     /// ```
     pub fn emit_async<E: Event>(&self, event: E) -> impl Future<Output = Report> + Send + '_ {
-        let envelope = self.envelope(event);
-        let depth = frame::next_depth();
-        async move {
-            let Some(route) = self.route(TypeId::of::<E>()) else {
-                return Report::empty(E::NAME);
-            };
-            let frame = Frame::of(&envelope.metadata, depth);
-            self.run_async(route, Input::of_envelope(&envelope), frame)
-                .await
-        }
+        self.emit_envelope_async(self.envelope(event))
     }
 
     /// Runs every handler of an envelope built by the caller, synchronous and
-    /// `async`, in order.
+    /// `async`.
     ///
     /// ```
     /// # use events::{on, Bus, Envelope, Event}; use serde::{Deserialize, Serialize};
@@ -486,17 +1119,29 @@ impl Bus {
     ) -> impl Future<Output = Report> + Send + '_ {
         let envelope = self.adopt(envelope);
         let depth = frame::next_depth();
+        let intercepted = if self.is_special() {
+            self.intercept(&envelope.metadata, &|| serde_json::to_vec(&envelope))
+        } else {
+            None
+        };
         async move {
-            let Some(route) = self.route(TypeId::of::<E>()) else {
-                return Report::empty(E::NAME);
-            };
-            let frame = Frame::of(&envelope.metadata, depth);
-            self.run_async(route, Input::of_envelope(&envelope), frame)
-                .await
+            if let Some(report) = intercepted {
+                return report;
+            }
+            self.run_envelope_async(&envelope, depth).await
         }
     }
 
-    /// Runs every handler of a decoded envelope, synchronous and `async`, in order.
+    async fn run_envelope_async<E: Event>(&self, envelope: &Envelope<E>, depth: u32) -> Report {
+        let Some(route) = self.route(TypeId::of::<E>()) else {
+            return Report::empty(E::NAME);
+        };
+        let frame = Frame::of(&envelope.metadata, depth);
+        self.run_async(route, &route.handlers, Input::of_envelope(envelope), frame)
+            .await
+    }
+
+    /// Runs every handler of a decoded envelope, synchronous and `async`.
     ///
     /// ```
     /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
@@ -518,12 +1163,242 @@ impl Bus {
         envelope: &'a DynEnvelope,
     ) -> impl Future<Output = Report> + Send + 'a {
         let depth = frame::next_depth();
+        let intercepted = if self.is_special() {
+            self.intercept_dyn(envelope)
+        } else {
+            None
+        };
         async move {
+            if let Some(report) = intercepted {
+                return report;
+            }
             let Some(route) = self.route(envelope.info().type_id()) else {
                 return Report::empty(envelope.name());
             };
             let frame = Frame::of(envelope.metadata(), depth);
-            self.run_async(route, envelope.input(), frame).await
+            self.run_async(route, &route.handlers, envelope.input(), frame)
+                .await
+        }
+    }
+
+    /// Spawns the handling of `event` on the current tokio runtime and
+    /// returns at once. The bus tracks the work, so that
+    /// [`shutdown`](Bus::shutdown) can wait for it.
+    ///
+    /// # Errors
+    ///
+    /// After `shutdown` began, returns the event in a [`ShutDownError`]
+    /// instead of spawning, so that the caller keeps it.
+    ///
+    /// # Panics
+    ///
+    /// Panics outside a tokio runtime, like [`tokio::spawn`].
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// #[on(OrderPlaced)]
+    /// async fn confirm(_: &OrderPlaced) {}
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let bus = Bus::new();
+    /// let detached = bus.emit_detached(OrderPlaced { order_id: 7 }).unwrap();
+    /// let report = detached.report().await.unwrap();
+    /// assert!(report.is_ok());
+    /// # });
+    /// ```
+    pub fn emit_detached<E: Event>(&self, event: E) -> Result<Detached, ShutDownError<E>> {
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(ShutDownError(event));
+        }
+        let envelope = Arc::new(self.envelope(event));
+        let depth = frame::next_depth();
+        let bus = self.clone();
+        let kept = Arc::clone(&envelope);
+        Ok(self.inner.tracker.spawn(
+            E::NAME,
+            envelope.metadata.id.clone(),
+            kept,
+            move |key| async move {
+                if bus.inner.observed {
+                    bus.observe(&envelope.metadata, &|| serde_json::to_vec(&*envelope));
+                }
+                let report = bus.run_envelope_async(&envelope, depth).await;
+                bus.inner.tracker.finish(key, &report);
+                report
+            },
+        ))
+    }
+
+    /// Stops accepting new events, waits up to `timeout` for detached work
+    /// to finish, and reports what finished, what failed and what was still
+    /// running.
+    ///
+    /// Work still running at the timeout is cancelled and its events are
+    /// kept in the dead-letter store with the reason
+    /// [`Cancelled`](DeadLetterReason::Cancelled). After shutdown began, a
+    /// top-level emit is rejected with [`Rejection::ShutDown`] and its event
+    /// kept in the dead-letter store; `emit_detached` returns the event to
+    /// the caller. Follow-ups emitted by handlers still running are handled,
+    /// so that in-flight work can finish.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+    /// use std::time::Duration;
+    ///
+    /// #[on(OrderPlaced)]
+    /// async fn confirm(_: &OrderPlaced) {
+    ///     tokio::time::sleep(Duration::from_millis(5)).await;
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let bus = Bus::new();
+    /// bus.emit_detached(OrderPlaced).unwrap();
+    /// let report = bus.shutdown(Duration::from_secs(5)).await;
+    /// assert_eq!(report.finished(), 1);
+    /// assert!(report.still_running().is_empty());
+    /// assert!(bus.emit(OrderPlaced).rejected().is_some());
+    /// # });
+    /// ```
+    pub async fn shutdown(&self, timeout: Duration) -> ShutdownReport {
+        self.inner.closed.store(true, Ordering::SeqCst);
+        let cancelled = self.inner.tracker.drain(timeout).await;
+        let still_running = cancelled
+            .into_iter()
+            .map(|mut running| {
+                let letter = running.to_dead_letter(DeadLetterReason::Cancelled);
+                running.dead_letter = letter.and_then(|letter| self.keep(letter));
+                running
+            })
+            .collect();
+        self.inner.tracker.report(still_running)
+    }
+
+    /// Returns whether [`shutdown`](Bus::shutdown) has begun.
+    ///
+    /// ```
+    /// assert!(!events::Bus::new().is_shut_down());
+    /// ```
+    pub fn is_shut_down(&self) -> bool {
+        self.inner.closed.load(Ordering::SeqCst)
+    }
+
+    /// Removes a dead letter from the store and dispatches its event again:
+    /// to the handler that failed, or to every handler when the bus had
+    /// rejected the event. Only synchronous handlers run here; use
+    /// [`redispatch_async`](Bus::redispatch_async) for `async` ones.
+    ///
+    /// If the handler fails again, its policies apply as on any emit, so the
+    /// event may come back as a new dead letter.
+    ///
+    /// # Errors
+    ///
+    /// When the letter does not exist, the store fails, the event no longer
+    /// decodes or the handler is not on this bus. In the last two cases the
+    /// letter stays in the store.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    ///
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct InvoiceIssued { invoice_id: u64 }
+    ///
+    /// static ERP_UP: AtomicBool = AtomicBool::new(false);
+    ///
+    /// #[on(InvoiceIssued)]
+    /// fn export(_: &InvoiceIssued) -> Result<(), String> {
+    ///     if ERP_UP.load(Ordering::Relaxed) { Ok(()) } else { Err("ERP unreachable".into()) }
+    /// }
+    ///
+    /// let bus = Bus::new();
+    /// let report = bus.emit(InvoiceIssued { invoice_id: 4 });
+    /// let id = report.failures()[0].dead_letter().unwrap();
+    ///
+    /// ERP_UP.store(true, Ordering::Relaxed);
+    /// assert!(bus.redispatch(id).unwrap().is_ok());
+    /// assert!(bus.dead_letters().list().unwrap().is_empty());
+    /// ```
+    pub fn redispatch(&self, id: DeadLetterId) -> Result<Report, RedispatchError> {
+        let (letter, envelope) = self.take_letter(id)?;
+        let Some(route) = self.route(envelope.info().type_id()) else {
+            return Ok(Report::empty(envelope.name()));
+        };
+        let handlers = self.letter_handlers(route, &letter);
+        let frame = Frame::of(envelope.metadata(), frame::next_depth());
+        Ok(self.run_sync(route, handlers, envelope.input(), &frame))
+    }
+
+    /// Like [`redispatch`](Bus::redispatch), running `async` handlers too.
+    ///
+    /// # Errors
+    ///
+    /// As for [`redispatch`](Bus::redispatch).
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct InvoiceIssued;
+    /// #[on(InvoiceIssued)]
+    /// async fn export(_: &InvoiceIssued) -> Result<(), String> { Err("ERP unreachable".into()) }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let bus = Bus::new();
+    /// let report = bus.emit_async(InvoiceIssued).await;
+    /// let id = report.failures()[0].dead_letter().unwrap();
+    /// let again = bus.redispatch_async(id).await.unwrap();
+    /// assert_eq!(again.failures()[0].error().to_string(), "ERP unreachable");
+    /// // The failure was kept again, under a new id.
+    /// assert_eq!(bus.dead_letters().list().unwrap().len(), 1);
+    /// # });
+    /// ```
+    pub async fn redispatch_async(&self, id: DeadLetterId) -> Result<Report, RedispatchError> {
+        let (letter, envelope) = self.take_letter(id)?;
+        let Some(route) = self.route(envelope.info().type_id()) else {
+            return Ok(Report::empty(envelope.name()));
+        };
+        let handlers = self.letter_handlers(route, &letter);
+        let frame = Frame::of(envelope.metadata(), frame::next_depth());
+        Ok(self
+            .run_async(route, handlers, envelope.input(), frame)
+            .await)
+    }
+
+    fn take_letter(&self, id: DeadLetterId) -> Result<(DeadLetter, DynEnvelope), RedispatchError> {
+        let store = &self.inner.dead_letters;
+        let letter = store.get(id)?.ok_or(RedispatchError::NotFound(id))?;
+        let envelope =
+            crate::decode::decode(letter.event()).map_err(|error| RedispatchError::Decode {
+                id,
+                error: Box::new(error),
+            })?;
+        if let Some(handler) = letter.handler() {
+            let on_bus = self
+                .route(envelope.info().type_id())
+                .is_some_and(|route| route.handlers.iter().any(|h| h.info.name() == handler));
+            if !on_bus {
+                return Err(RedispatchError::UnknownHandler {
+                    id,
+                    handler: handler.to_owned(),
+                    event: letter.event_name().to_owned(),
+                });
+            }
+        }
+        store.remove(id)?;
+        Ok((letter, envelope))
+    }
+
+    fn letter_handlers<'r>(&self, route: &'r Route, letter: &DeadLetter) -> &'r [RouteHandler] {
+        match letter.handler() {
+            Some(name) => {
+                let index = route
+                    .handlers
+                    .iter()
+                    .position(|handler| handler.info.name() == name)
+                    .expect("checked by take_letter");
+                &route.handlers[index..=index]
+            }
+            None => &route.handlers,
         }
     }
 
@@ -542,25 +1417,91 @@ impl Bus {
         link_to_parent(Envelope::from_parts(event, metadata))
     }
 
-    fn run_envelope_sync<E: Event>(&self, route: &Route, envelope: &Envelope<E>) -> Report {
-        let frame = Frame::of(&envelope.metadata, frame::next_depth());
-        self.run_sync(route, Input::of_envelope(envelope), &frame)
+    /// Shows an event to the observers and rejects it after shutdown.
+    /// Returns the report of a rejected event.
+    #[cold]
+    fn intercept(
+        &self,
+        metadata: &Metadata,
+        json: &dyn Fn() -> Result<Vec<u8>, serde_json::Error>,
+    ) -> Option<Report> {
+        if self.inner.closed.load(Ordering::SeqCst) && frame::next_depth() == 0 {
+            tracing::error!(
+                event = metadata.name(),
+                id = %metadata.id(),
+                "event emitted after the bus was shut down; it is kept in the dead-letter store"
+            );
+            let error = "emitted after the bus was shut down";
+            if let Some(letter) = letter_for(metadata, json, DeadLetterReason::ShutDown, error) {
+                self.keep(letter);
+            }
+            let tally = Tally::new().reject(Rejection::ShutDown);
+            return Some(tally.into_report(metadata.name()));
+        }
+        if self.inner.observed {
+            self.observe(metadata, json);
+        }
+        None
     }
 
-    fn run_sync(&self, route: &Route, input: Input<'_>, frame: &Frame) -> Report {
-        let event = route.event_name;
+    fn intercept_dyn(&self, envelope: &DynEnvelope) -> Option<Report> {
+        self.intercept(envelope.metadata(), &|| serde_json::to_vec(envelope))
+    }
+
+    fn observe(&self, metadata: &Metadata, json: &dyn Fn() -> Result<Vec<u8>, serde_json::Error>) {
+        let observed = Observed::new(metadata, json);
+        for observer in &self.inner.observers {
+            observer.observe(&observed);
+        }
+    }
+
+    fn run_envelope_sync<E: Event>(&self, route: &Route, envelope: &Envelope<E>) -> Report {
+        let frame = Frame::of(&envelope.metadata, frame::next_depth());
+        self.run_sync(route, &route.handlers, Input::of_envelope(envelope), &frame)
+    }
+
+    fn run_sync(
+        &self,
+        route: &Route,
+        handlers: &[RouteHandler],
+        input: Input<'_>,
+        frame: &Frame,
+    ) -> Report {
+        let event = route.event.name();
         let mut tally = Tally::new();
         if frame.depth > self.inner.max_depth {
-            tally = tally.reject(self.depth_exceeded(frame));
+            tally = self.reject_depth(route, input, frame);
         } else {
+            let span = self.event_span(route, frame);
+            let _in_span = span.enter();
             let mut node = frame::Node::new(frame);
             let entered = node.enter();
-            for handler in route.handlers.iter() {
+            let mut stopped_by = None;
+            for handler in handlers {
+                if let Some(by) = stopped_by {
+                    tally = tally.record_failure(not_run(handler, HandlerError::Stopped(by)));
+                    continue;
+                }
                 let outcome = match handler.call {
-                    HandlerFn::Sync(call) => run_caught(|| call(input)),
-                    HandlerFn::Async(_) => Err(Box::new(HandlerError::NeedsAsync)),
+                    RouteCall::Sync(call) if handler.retry.max_attempts() == 1 => {
+                        run_caught(|| call(input, &self.call(handler, 1)))
+                    }
+                    RouteCall::Async(_) => {
+                        tally = tally.record_failure(not_run(handler, HandlerError::NeedsAsync));
+                        continue;
+                    }
+                    _ => self.run_retrying_sync(handler, input, frame),
                 };
-                tally = tally.record(frame, handler, outcome);
+                tally = match outcome {
+                    Ok(()) => tally.record_ok(),
+                    Err(error) => {
+                        let failure = self.fail(route, handler, input, frame, *error, None);
+                        if handler.on_failure == OnFailure::Stop {
+                            stopped_by = Some(handler.info.name());
+                        }
+                        tally.record_failure(failure)
+                    }
+                };
             }
             drop(entered);
             tally = tally.add_follow_ups(frame);
@@ -572,34 +1513,129 @@ impl Bus {
         report
     }
 
-    async fn run_async(&self, route: &Route, input: Input<'_>, frame: Frame) -> Report {
-        let event = route.event_name;
-        let mut tally = Tally::new();
+    #[inline]
+    fn call(&self, handler: &RouteHandler, attempt: u32) -> Call<'_> {
+        Call {
+            bus: self,
+            handler: handler.info,
+            attempt,
+        }
+    }
+
+    /// Runs a synchronous handler under its retry policy; the attempts that
+    /// failed are recorded in the thread-local [`Attempts`].
+    #[inline(never)]
+    fn run_retrying_sync(
+        &self,
+        handler: &RouteHandler,
+        input: Input<'_>,
+        frame: &Frame,
+    ) -> Outcome {
+        let first_at = Utc::now();
+        let attempts = handler.retry.max_attempts();
+        let mut attempt = 1;
+        loop {
+            let span = handler_span(handler, attempt);
+            let _in_span = span.enter();
+            let outcome = match &handler.call {
+                RouteCall::Sync(call) => run_caught(|| call(input, &self.call(handler, attempt))),
+                RouteCall::Replaced(call) => run_caught(|| call(input)),
+                RouteCall::Async(_) => Err(Box::new(HandlerError::NeedsAsync)),
+            };
+            match outcome {
+                Ok(()) => return Ok(()),
+                Err(error) if attempt < attempts && !error.is_not_run() => {
+                    let delay = handler.retry.backoff_policy().delay(attempt);
+                    warn_retry(handler, frame, attempt, &error, delay);
+                    if !delay.is_zero() {
+                        std::thread::sleep(delay);
+                    }
+                    attempt += 1;
+                }
+                Err(error) => {
+                    ATTEMPTS.with(|cell| cell.set((attempt, Some(first_at))));
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    async fn run_async(
+        &self,
+        route: &Route,
+        handlers: &[RouteHandler],
+        input: Input<'_>,
+        frame: Frame,
+    ) -> Report {
+        let event = route.event.name();
         if frame.depth > self.inner.max_depth {
-            let report = tally.reject(self.depth_exceeded(&frame)).into_report(event);
+            let report = self.reject_depth(route, input, &frame).into_report(event);
             frame::hand_to_parent(&report);
             return report;
         }
-
-        for handler in route.handlers.iter() {
-            let started = frame::within(&frame, || match handler.call {
-                HandlerFn::Sync(call) => run_caught(|| call(input)).map(|()| None),
-                HandlerFn::Async(call) => run_caught(|| Ok(call(input))).map(Some),
-            });
-            let outcome = match started {
-                Ok(Some(future)) => {
-                    let scoped = Scoped {
-                        frame: frame.sibling(),
-                        future,
-                    };
-                    let (outcome, handler_frame) = scoped.finish().await;
-                    tally = tally.add_follow_ups(&handler_frame);
-                    outcome
-                }
-                Ok(None) => Ok(()),
-                Err(error) => Err(error),
+        let span = self.event_span(route, &frame);
+        let mut tally = Tally::new();
+        let mut stopped_by = None;
+        let mut index = 0;
+        while index < handlers.len() {
+            let handler = &handlers[index];
+            if let Some(by) = stopped_by {
+                tally = tally.record_failure(not_run(handler, HandlerError::Stopped(by)));
+                index += 1;
+                continue;
+            }
+            // A run of concurrent handlers starts together.
+            let group_end = if handler.concurrent {
+                index
+                    + handlers[index..]
+                        .iter()
+                        .take_while(|handler| handler.concurrent)
+                        .count()
+            } else {
+                index + 1
             };
-            tally = tally.record(&frame, handler, outcome);
+            let group = &handlers[index..group_end];
+            let runs = if group.len() == 1 {
+                vec![
+                    tracing::Instrument::instrument(
+                        self.run_one_async(handler, input, &frame),
+                        span.clone(),
+                    )
+                    .await,
+                ]
+            } else {
+                crate::join::join_all(group.iter().map(|handler| {
+                    tracing::Instrument::instrument(
+                        self.run_one_async(handler, input, &frame),
+                        span.clone(),
+                    )
+                }))
+                .await
+            };
+            for (handler, run) in group.iter().zip(runs) {
+                tally = tally.add_reports(run.follow_ups);
+                tally = match run.outcome {
+                    Ok(()) => tally.record_ok(),
+                    Err(error) if error.is_not_run() => {
+                        tally.record_failure(not_run(handler, *error))
+                    }
+                    Err(error) => {
+                        let failure = self.fail(
+                            route,
+                            handler,
+                            input,
+                            &frame,
+                            *error,
+                            Some((run.attempts, run.first_at)),
+                        );
+                        if handler.on_failure == OnFailure::Stop {
+                            stopped_by = Some(handler.info.name());
+                        }
+                        tally.record_failure(failure)
+                    }
+                };
+            }
+            index = group_end;
         }
         let report = tally.add_follow_ups(&frame).into_report(event);
         if !report.is_ok() {
@@ -608,22 +1644,358 @@ impl Bus {
         report
     }
 
+    /// Runs one handler at an `async` call site, under its retry policy and
+    /// time limit.
+    async fn run_one_async(
+        &self,
+        handler: &RouteHandler,
+        input: Input<'_>,
+        frame: &Frame,
+    ) -> AsyncRun {
+        let first_at = Utc::now();
+        let attempts = handler.retry.max_attempts();
+        let mut follow_ups = Vec::new();
+        let mut attempt = 1;
+        loop {
+            let span = handler_span(handler, attempt);
+            let call = self.call(handler, attempt);
+            let started = frame::within(frame, || match &handler.call {
+                RouteCall::Sync(entry) => run_caught(|| entry(input, &call)).map(|()| None),
+                RouteCall::Replaced(entry) => run_caught(|| entry(input)).map(|()| None),
+                RouteCall::Async(entry) => run_caught(|| Ok(entry(input, &call))).map(Some),
+            });
+            let outcome = match started {
+                Ok(Some(future)) => {
+                    let scoped = Scoped {
+                        frame: frame.sibling(),
+                        future,
+                    };
+                    let finished = tracing::Instrument::instrument(
+                        with_timeout(handler.timeout, scoped.finish()),
+                        span,
+                    )
+                    .await;
+                    match finished {
+                        Some((outcome, handler_frame)) => {
+                            follow_ups.append(&mut handler_frame.take_follow_ups());
+                            outcome
+                        }
+                        None => Err(Box::new(HandlerError::TimedOut(
+                            handler.timeout.unwrap_or_default(),
+                        ))),
+                    }
+                }
+                Ok(None) => Ok(()),
+                Err(error) => Err(error),
+            };
+            match outcome {
+                Err(error) if attempt < attempts && !error.is_not_run() => {
+                    let delay = handler.retry.backoff_policy().delay(attempt);
+                    warn_retry(handler, frame, attempt, &error, delay);
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    attempt += 1;
+                }
+                outcome => {
+                    return AsyncRun {
+                        outcome,
+                        attempts: attempt,
+                        first_at,
+                        follow_ups,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Logs a failed handler after its last attempt and applies its final
+    /// policy.
     #[cold]
-    fn depth_exceeded(&self, frame: &Frame) -> Rejection {
+    #[inline(never)]
+    fn fail(
+        &self,
+        route: &Route,
+        handler: &RouteHandler,
+        input: Input<'_>,
+        frame: &Frame,
+        error: HandlerError,
+        attempts: Option<(u32, DateTime<Utc>)>,
+    ) -> HandlerFailure {
+        let (attempts, first_at) = attempts.unwrap_or_else(|| {
+            let (attempts, first_at) = ATTEMPTS.with(|cell| cell.replace((1, None)));
+            (attempts, first_at.unwrap_or_else(Utc::now))
+        });
+        let (id, correlation_id) = frame.ids();
+        let mut dead_letter = None;
+        match handler.on_failure {
+            OnFailure::DeadLetter => {
+                tracing::error!(
+                    event = frame.name,
+                    %id,
+                    %correlation_id,
+                    handler = handler.info.name(),
+                    attempts,
+                    error = %error,
+                    "event handler failed; the event is kept in the dead-letter store"
+                );
+                let metadata = || self.frame_metadata(route, frame);
+                let json = |metadata: &dyn Fn() -> Metadata| (handler.info.encode)(input, metadata);
+                let letter = match json(&metadata) {
+                    Ok(json) => Some(
+                        DeadLetter::builder(
+                            json,
+                            frame.name,
+                            route.event.version(),
+                            id.to_string(),
+                        )
+                        .handler(handler.info.name())
+                        .error(error.to_string())
+                        .attempts(attempts)
+                        .times(first_at, Utc::now())
+                        .build(),
+                    ),
+                    Err(encode_error) => {
+                        tracing::error!(
+                            event = frame.name,
+                            %id,
+                            error = %encode_error,
+                            "cannot encode the event for the dead-letter store"
+                        );
+                        None
+                    }
+                };
+                dead_letter = letter.and_then(|letter| self.keep(letter));
+            }
+            OnFailure::Log => tracing::error!(
+                event = frame.name,
+                %id,
+                %correlation_id,
+                handler = handler.info.name(),
+                attempts,
+                error = %error,
+                "event handler failed"
+            ),
+            OnFailure::Stop => tracing::error!(
+                event = frame.name,
+                %id,
+                %correlation_id,
+                handler = handler.info.name(),
+                attempts,
+                error = %error,
+                "event handler failed; the event's remaining handlers do not run"
+            ),
+        }
+        #[cfg(feature = "metrics")]
+        crate::metrics::handler_failed(frame.name, handler.info.name(), dead_letter.is_some());
+        HandlerFailure::new(handler.info, error, attempts, dead_letter)
+    }
+
+    /// Writes a dead letter to the store; on failure, logs it whole so that
+    /// it is still not lost.
+    fn keep(&self, letter: DeadLetter) -> Option<DeadLetterId> {
+        let json = String::from_utf8_lossy(letter.event()).into_owned();
+        match self.inner.dead_letters.push(letter) {
+            Ok(id) => Some(id),
+            Err(error) => {
+                tracing::error!(%error, event = %json, "cannot keep a dead letter; the event is logged here instead");
+                None
+            }
+        }
+    }
+
+    /// The metadata of an event emitted without an envelope, for encoding it.
+    fn frame_metadata(&self, route: &Route, frame: &Frame) -> Metadata {
+        let (id, correlation) = frame.ids();
+        let mut metadata = Metadata::new(
+            route.event.name(),
+            route.event.version(),
+            Arc::clone(&self.inner.source),
+        );
+        metadata.id = id.clone();
+        if let Some(causation) = frame.causation() {
+            metadata.causation_id = Some(causation);
+            metadata.correlation_id = Some(correlation);
+        } else if correlation != id {
+            metadata.correlation_id = Some(correlation);
+        }
+        metadata
+    }
+
+    #[cold]
+    fn reject_depth(&self, route: &Route, input: Input<'_>, frame: &Frame) -> Tally {
         let mut chain = frame::current_chain();
         chain.push(frame.name);
         tracing::error!(
             event = frame.name,
             max_depth = self.inner.max_depth,
             chain = %chain.join(" -> "),
-            "event chain exceeds the maximum depth; its handlers did not run"
+            "event chain exceeds the maximum depth; its handlers did not run and the event is kept in the dead-letter store"
         );
-        Rejection::DepthExceeded {
+        let error = format!(
+            "event chain {} is deeper than the limit of {}",
+            chain.join(" -> "),
+            self.inner.max_depth
+        );
+        if let Some(handler) = route.handlers.first() {
+            let metadata = || self.frame_metadata(route, frame);
+            if let Ok(json) = (handler.info.encode)(input, &metadata) {
+                let (id, _) = frame.ids();
+                let letter =
+                    DeadLetter::builder(json, frame.name, route.event.version(), id.to_string())
+                        .reason(DeadLetterReason::DepthExceeded)
+                        .error(error)
+                        .attempts(0)
+                        .build();
+                self.keep(letter);
+            }
+        }
+        Tally::new().reject(Rejection::DepthExceeded {
             chain,
             max_depth: self.inner.max_depth,
+        })
+    }
+
+    /// The span of one event's handling, when `tracing` wants debug spans.
+    #[inline]
+    fn event_span(&self, route: &Route, frame: &Frame) -> Span {
+        if !tracing::level_enabled!(tracing::Level::DEBUG) {
+            return Span::none();
+        }
+        let (id, correlation_id) = frame.ids();
+        tracing::debug_span!(
+            "event",
+            name = route.event.name(),
+            version = route.event.version(),
+            %id,
+            %correlation_id,
+            depth = frame.depth,
+        )
+    }
+}
+
+/// What an `async` handler run produced.
+struct AsyncRun {
+    outcome: Outcome,
+    attempts: u32,
+    first_at: DateTime<Utc>,
+    follow_ups: Vec<Report>,
+}
+
+thread_local! {
+    /// The attempts of the synchronous handler that just failed, handed from
+    /// the retry loop to [`Bus::fail`] without widening the hot path's types.
+    static ATTEMPTS: std::cell::Cell<(u32, Option<DateTime<Utc>>)> = const { std::cell::Cell::new((1, None)) };
+}
+
+fn not_run(handler: &RouteHandler, error: HandlerError) -> HandlerFailure {
+    HandlerFailure::new(handler.info, error, 0, None)
+}
+
+fn handler_span(handler: &RouteHandler, attempt: u32) -> Span {
+    if !tracing::level_enabled!(tracing::Level::DEBUG) {
+        return Span::none();
+    }
+    tracing::debug_span!("handler", handler = handler.info.name(), attempt)
+}
+
+#[cold]
+fn warn_retry(
+    handler: &RouteHandler,
+    frame: &Frame,
+    attempt: u32,
+    error: &HandlerError,
+    delay: Duration,
+) {
+    let (id, correlation_id) = frame.ids();
+    tracing::warn!(
+        event = frame.name,
+        %id,
+        %correlation_id,
+        handler = handler.info.name(),
+        attempt,
+        max_attempts = handler.retry.max_attempts(),
+        retry_in = ?delay,
+        error = %error,
+        "event handler failed; retrying"
+    );
+    #[cfg(feature = "metrics")]
+    crate::metrics::handler_retried(frame.name, handler.info.name());
+}
+
+async fn with_timeout<F: Future>(timeout: Option<Duration>, future: F) -> Option<F::Output> {
+    match timeout {
+        Some(limit) => tokio::time::timeout(limit, future).await.ok(),
+        None => Some(future.await),
+    }
+}
+
+fn letter_for(
+    metadata: &Metadata,
+    json: &dyn Fn() -> Result<Vec<u8>, serde_json::Error>,
+    reason: DeadLetterReason,
+    error: &str,
+) -> Option<DeadLetter> {
+    match json() {
+        Ok(json) => Some(
+            DeadLetter::builder(
+                json,
+                metadata.name(),
+                metadata.version(),
+                metadata.id().to_string(),
+            )
+            .reason(reason)
+            .error(error)
+            .attempts(0)
+            .build(),
+        ),
+        Err(encode_error) => {
+            tracing::error!(
+                event = metadata.name(),
+                id = %metadata.id(),
+                error = %encode_error,
+                "cannot encode the event for the dead-letter store"
+            );
+            None
         }
     }
 }
+
+/// The event given back by [`Bus::emit_detached`] after shutdown began.
+///
+/// ```
+/// # use events::{Bus, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize, Debug, PartialEq)] struct OrderPlaced { order_id: u64 }
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let bus = Bus::new();
+/// bus.shutdown(std::time::Duration::ZERO).await;
+/// let error = bus.emit_detached(OrderPlaced { order_id: 7 }).unwrap_err();
+/// assert_eq!(error.to_string(), "cannot emit `OrderPlaced`: the bus has been shut down");
+/// assert_eq!(error.into_event(), OrderPlaced { order_id: 7 });
+/// # });
+/// ```
+pub struct ShutDownError<E>(E);
+
+impl<E> ShutDownError<E> {
+    /// Returns the event that was not emitted.
+    pub fn into_event(self) -> E {
+        self.0
+    }
+}
+
+impl<E: Event> fmt::Display for ShutDownError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot emit `{}`: the bus has been shut down", E::NAME)
+    }
+}
+
+impl<E: Event> fmt::Debug for ShutDownError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ShutDownError").field(&E::NAME).finish()
+    }
+}
+
+impl<E: Event> std::error::Error for ShutDownError<E> {}
 
 impl fmt::Debug for Bus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -631,6 +2003,9 @@ impl fmt::Debug for Bus {
             .field("source", &self.inner.source)
             .field("max_depth", &self.inner.max_depth)
             .field("events_with_handlers", &self.inner.routes.len())
+            .field("states", &self.inner.states.len())
+            .field("observers", &self.inner.observers.len())
+            .field("shut_down", &self.is_shut_down())
             .finish()
     }
 }

@@ -258,9 +258,26 @@ impl<T: fmt::Display> Serialize for DisplayStr<'_, T> {
 
 impl<E: Serialize> Serialize for Envelope<E> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        BorrowedEnvelope {
+            metadata: &self.metadata,
+            payload: &self.payload,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// An envelope whose metadata and payload live apart, serialised like
+/// [`Envelope`].
+pub(crate) struct BorrowedEnvelope<'a, E> {
+    pub(crate) metadata: &'a Metadata,
+    pub(crate) payload: &'a E,
+}
+
+impl<E: Serialize> Serialize for BorrowedEnvelope<'_, E> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        serialize_attributes(&mut map, &self.metadata, None)?;
-        map.serialize_entry("data", &self.payload)?;
+        serialize_attributes(&mut map, self.metadata, None)?;
+        map.serialize_entry("data", self.payload)?;
         map.end()
     }
 }

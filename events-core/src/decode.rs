@@ -78,6 +78,8 @@ pub(crate) trait ErasedEnvelope: Send + Sync {
     /// Returns the `TypeId` of `Envelope<E>`, in static memory.
     fn envelope_type_id(&self) -> &'static TypeId;
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync>;
+    /// Encodes the envelope as CloudEvents JSON.
+    fn to_json(&self) -> Result<Vec<u8>, serde_json::Error>;
 }
 
 impl<E: Event> ErasedEnvelope for Envelope<E> {
@@ -95,6 +97,10 @@ impl<E: Event> ErasedEnvelope for Envelope<E> {
 
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync> {
         self
+    }
+
+    fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
     }
 }
 

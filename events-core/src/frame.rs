@@ -8,12 +8,13 @@
 //! nested chain form a linked list down the call stack. This costs two
 //! thread-local writes per emit and no allocation.
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::Cell;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::ptr;
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 
 use crate::bus::Report;
@@ -28,7 +29,7 @@ pub(crate) struct Frame {
     /// a chain needs it only when a handler emits a follow-up or fails, so
     /// the common emit neither builds nor drops it. `ManuallyDrop` keeps the
     /// drop of an empty frame to one inlined check (see `Drop for Frame`).
-    state: ManuallyDrop<OnceCell<FrameState>>,
+    state: ManuallyDrop<OnceLock<FrameState>>,
 }
 
 impl Drop for Frame {
@@ -44,19 +45,33 @@ impl Drop for Frame {
 
 struct FrameState {
     /// Generated only when needed, for events emitted without an envelope.
-    id: OnceCell<EventId>,
+    id: OnceLock<EventId>,
     /// The correlation id of the chain, or `None` when this event starts it.
     correlation: Option<EventId>,
+    /// The id of the event whose handler emitted this one.
+    causation: Option<EventId>,
     /// Reports of follow-ups emitted by the running handlers that did not succeed.
-    follow_ups: RefCell<Vec<Report>>,
+    follow_ups: Mutex<Vec<Report>>,
 }
 
 impl FrameState {
-    fn new(id: Option<EventId>, correlation: Option<EventId>) -> FrameState {
+    fn follow_ups(&self) -> MutexGuard<'_, Vec<Report>> {
+        // Pushing or taking the list cannot leave it half-changed.
+        self.follow_ups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn new(
+        id: Option<EventId>,
+        correlation: Option<EventId>,
+        causation: Option<EventId>,
+    ) -> FrameState {
         FrameState {
-            id: id.map_or_else(OnceCell::new, OnceCell::from),
+            id: id.map_or_else(OnceLock::new, OnceLock::from),
             correlation,
-            follow_ups: RefCell::new(Vec::new()),
+            causation,
+            follow_ups: Mutex::new(Vec::new()),
         }
     }
 }
@@ -69,15 +84,16 @@ impl Frame {
             Some(link) => Frame {
                 name,
                 depth: link.depth + 1,
-                state: ManuallyDrop::new(OnceCell::from(FrameState::new(
+                state: ManuallyDrop::new(OnceLock::from(FrameState::new(
                     None,
                     Some(link.correlation),
+                    Some(link.causation),
                 ))),
             },
             None => Frame {
                 name,
                 depth: 0,
-                state: ManuallyDrop::new(OnceCell::new()),
+                state: ManuallyDrop::new(OnceLock::new()),
             },
         }
     }
@@ -87,27 +103,29 @@ impl Frame {
         let state = FrameState::new(
             Some(metadata.id().clone()),
             metadata.correlation_id().cloned(),
+            metadata.causation_id().cloned(),
         );
         Frame {
             name: metadata.name(),
             depth,
-            state: ManuallyDrop::new(OnceCell::from(state)),
+            state: ManuallyDrop::new(OnceLock::from(state)),
         }
     }
 
     /// Creates a frame for the same event, with no follow-ups recorded.
     pub(crate) fn sibling(&self) -> Frame {
         let state = self.state();
-        let state = FrameState::new(state.id.get().cloned(), state.correlation.clone());
+        let id = state.id.get_or_init(EventId::new).clone();
+        let state = FrameState::new(Some(id), state.correlation.clone(), state.causation.clone());
         Frame {
             name: self.name,
             depth: self.depth,
-            state: ManuallyDrop::new(OnceCell::from(state)),
+            state: ManuallyDrop::new(OnceLock::from(state)),
         }
     }
 
     fn state(&self) -> &FrameState {
-        self.state.get_or_init(|| FrameState::new(None, None))
+        self.state.get_or_init(|| FrameState::new(None, None, None))
     }
 
     /// Returns the event's id, generating it if the event has none yet, and
@@ -119,11 +137,16 @@ impl Frame {
         (id, correlation)
     }
 
+    /// Returns the causation id of the event, if it has a parent.
+    pub(crate) fn causation(&self) -> Option<EventId> {
+        self.state.get()?.causation.clone()
+    }
+
     /// Takes the reports of failed follow-ups recorded so far.
     #[inline]
     pub(crate) fn take_follow_ups(&self) -> Vec<Report> {
         match self.state.get() {
-            Some(state) if !state.follow_ups.borrow().is_empty() => state.follow_ups.take(),
+            Some(state) => std::mem::take(&mut *state.follow_ups()),
             _ => Vec::new(),
         }
     }
@@ -231,6 +254,12 @@ pub(crate) fn parent_link() -> Option<ParentLink> {
 }
 
 /// Returns the depth a new event gets on this thread.
+/// Returns the id and correlation id of the event whose handler is running
+/// on this thread.
+pub(crate) fn current_ids() -> Option<(EventId, EventId)> {
+    with_current(Frame::ids)
+}
+
 #[inline]
 pub(crate) fn next_depth() -> u32 {
     with_current(|parent| parent.depth + 1).unwrap_or(0)
@@ -250,7 +279,7 @@ pub(crate) fn current_chain() -> Vec<&'static str> {
 /// Records a report that is not ok in the current frame, so that the report
 /// of the event whose handler emitted it lists it.
 pub(crate) fn hand_to_parent(report: &Report) {
-    with_current(|parent| parent.state().follow_ups.borrow_mut().push(report.clone()));
+    with_current(|parent| parent.state().follow_ups().push(report.clone()));
 }
 
 /// Polls an async handler with its event as the current frame, catching panics.

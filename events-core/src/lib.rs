@@ -39,23 +39,38 @@ extern crate self as events_core;
 
 mod bus;
 pub mod cloudevents;
+pub mod dead_letter;
 mod decode;
 mod doc;
 pub mod envelope;
 mod event;
 mod frame;
 mod handler;
+mod join;
+#[cfg(feature = "metrics")]
+mod metrics;
+pub mod observe;
+mod order;
+pub mod policy;
 pub mod registry;
 mod report;
+mod shutdown;
+pub mod testing;
 
-pub use bus::{BuildError, Bus, BusBuilder, HandlerFailure, Rejection, Report, DEFAULT_MAX_DEPTH};
+pub use bus::{
+    BuildError, Bus, BusBuilder, HandlerFailure, MissingState, RedispatchError, Rejection,
+    ReplacementMismatch, Report, ShutDownError, DEFAULT_MAX_DEPTH,
+};
 pub use decode::{
     decode, decode_batch, DecodeError, DecodeErrorKind, Decoder, DynEnvelope,
     DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_SIZE,
 };
 pub use envelope::{Envelope, EventId, ExtensionValue, Metadata};
 pub use event::{Event, EventInfo, EventKind, FieldInfo};
+pub use handler::{Context, State, StateRequirement};
 pub use handler::{HandlerError, HandlerInfo, HandlerReturn};
+pub use order::OrderError;
+pub use shutdown::{Detached, ShutdownReport, StillRunning};
 
 /// The date and time library of [`Envelope::time`], re-exported so that
 /// applications name `chrono::DateTime<chrono::Utc>` without a version clash.
@@ -75,8 +90,11 @@ pub use chrono;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::doc::{DocFragment, DocKind};
-    pub use crate::handler::{BoxFuture, HandlerParam, HandlerRegistration, Input, Outcome};
+    pub use crate::handler::{
+        BoxFuture, Call, FromCall, HandlerParam, HandlerRegistration, Input, Outcome,
+    };
     pub use core::any::type_name;
+    pub use core::time::Duration;
     pub use inventory;
 
     use crate::event::EventInfo;

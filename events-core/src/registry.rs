@@ -485,3 +485,23 @@ pub fn handlers_of<E: Event>() -> impl Iterator<Item = &'static HandlerInfo> {
         .copied()
         .filter(|handler| handler.event_type_id() == TypeId::of::<E>())
 }
+
+/// Returns the handler registered under `name`, the name that `after` and
+/// `before` constraints and [`BusBuilder::replace`](crate::BusBuilder::replace) use.
+///
+/// ```
+/// # use events::{on, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+/// #[on(OrderPlaced, name = "billing.charge")]
+/// fn charge(_: &OrderPlaced) {}
+///
+/// let handler = events::registry::handler("billing.charge").unwrap();
+/// assert_eq!(handler.event().name(), "OrderPlaced");
+/// assert!(events::registry::handler("billing.refund").is_none());
+/// ```
+pub fn handler(name: &str) -> Option<&'static HandlerInfo> {
+    handlers()
+        .iter()
+        .copied()
+        .find(|handler| handler.name() == name)
+}

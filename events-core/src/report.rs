@@ -4,8 +4,9 @@ use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 
+use crate::dead_letter::DeadLetterId;
 use crate::frame::Frame;
-use crate::handler::{HandlerError, HandlerInfo, Outcome};
+use crate::handler::{HandlerError, HandlerInfo};
 
 /// The outcome of emitting or dispatching one event.
 ///
@@ -93,56 +94,23 @@ impl Tally {
 
     /// Counts one handler run.
     #[inline]
-    pub(crate) fn record(
-        self,
-        frame: &Frame,
-        handler: &'static HandlerInfo,
-        outcome: Outcome,
-    ) -> Tally {
-        match outcome {
-            Ok(()) => Tally {
-                handlers_run: self.handlers_run + 1,
-                problems: self.problems,
-            },
-            Err(error) => self.record_failure(frame, handler, *error),
+    pub(crate) fn record_ok(self) -> Tally {
+        Tally {
+            handlers_run: self.handlers_run + 1,
+            problems: self.problems,
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn record_failure(
-        mut self,
-        frame: &Frame,
-        handler: &'static HandlerInfo,
-        error: HandlerError,
-    ) -> Tally {
-        let (id, correlation_id) = frame.ids();
-        if matches!(error, HandlerError::NeedsAsync) {
-            tracing::error!(
-                event = frame.name,
-                %id,
-                %correlation_id,
-                handler = handler.name(),
-                "async handler skipped at a synchronous call site; emit with `emit_async`"
-            );
-        } else {
+    pub(crate) fn record_failure(mut self, failure: HandlerFailure) -> Tally {
+        if !failure.error.is_not_run() {
             self.handlers_run += 1;
-            tracing::error!(
-                event = frame.name,
-                %id,
-                %correlation_id,
-                handler = handler.name(),
-                error = %error,
-                "event handler failed"
-            );
         }
-        self.problems_mut()
-            .failures
-            .push(HandlerFailure { handler, error });
+        self.problems_mut().failures.push(failure);
         self
     }
 
-    /// Records that the bus ran no handler of the event.
     #[cold]
     pub(crate) fn reject(mut self, rejection: Rejection) -> Tally {
         self.problems_mut().rejected = Some(rejection);
@@ -151,8 +119,12 @@ impl Tally {
 
     /// Moves the reports of failed follow-ups recorded in `frame` into the tally.
     #[inline]
-    pub(crate) fn add_follow_ups(mut self, frame: &Frame) -> Tally {
-        let mut follow_ups = frame.take_follow_ups();
+    pub(crate) fn add_follow_ups(self, frame: &Frame) -> Tally {
+        self.add_reports(frame.take_follow_ups())
+    }
+
+    #[inline]
+    pub(crate) fn add_reports(mut self, mut follow_ups: Vec<Report>) -> Tally {
         if !follow_ups.is_empty() {
             self.problems_mut().follow_ups.append(&mut follow_ups);
         }
@@ -317,7 +289,7 @@ impl Report {
         let not_run = self
             .failures()
             .iter()
-            .filter(|failure| matches!(failure.error, HandlerError::NeedsAsync))
+            .filter(|failure| failure.error.is_not_run())
             .count();
         let failed = self.failures().len() - not_run;
         write!(
@@ -360,9 +332,59 @@ impl fmt::Display for Report {
 pub struct HandlerFailure {
     handler: &'static HandlerInfo,
     error: HandlerError,
+    attempts: u32,
+    dead_letter: Option<DeadLetterId>,
 }
 
 impl HandlerFailure {
+    pub(crate) fn new(
+        handler: &'static HandlerInfo,
+        error: HandlerError,
+        attempts: u32,
+        dead_letter: Option<DeadLetterId>,
+    ) -> HandlerFailure {
+        HandlerFailure {
+            handler,
+            error,
+            attempts,
+            dead_letter,
+        }
+    }
+
+    /// Returns how many times the handler was tried: 0 if it did not run.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+    /// #[on(OrderPlaced, attempts = 3)]
+    /// fn reserve(_: &OrderPlaced) -> Result<(), String> { Err("out of stock".into()) }
+    ///
+    /// let report = Bus::new().emit(OrderPlaced);
+    /// assert_eq!(report.failures()[0].attempts(), 3);
+    /// ```
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Returns the id of the dead letter that keeps the event for this
+    /// handler, when the handler's final policy is
+    /// [`OnFailure::DeadLetter`](crate::policy::OnFailure::DeadLetter).
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+    /// #[on(OrderPlaced)]
+    /// fn reserve(_: &OrderPlaced) -> Result<(), String> { Err("out of stock".into()) }
+    ///
+    /// let bus = Bus::new();
+    /// let report = bus.emit(OrderPlaced);
+    /// let id = report.failures()[0].dead_letter().unwrap();
+    /// assert_eq!(bus.dead_letters().get(id).unwrap().unwrap().error(), "out of stock");
+    /// ```
+    pub fn dead_letter(&self) -> Option<DeadLetterId> {
+        self.dead_letter
+    }
+
     /// Returns the handler's name.
     ///
     /// ```
@@ -453,6 +475,9 @@ pub enum Rejection {
         /// The bus's limit.
         max_depth: u32,
     },
+    /// The event was emitted after [`Bus::shutdown`](crate::Bus::shutdown)
+    /// began. It is kept in the dead-letter store.
+    ShutDown,
 }
 
 impl fmt::Display for Rejection {
@@ -462,6 +487,9 @@ impl fmt::Display for Rejection {
                 f,
                 "event chain {} is deeper than the limit of {max_depth}; look for handlers that emit each other's events, or raise the limit with `BusBuilder::max_depth`",
                 chain.join(" -> ")
+            ),
+            Rejection::ShutDown => f.write_str(
+                "the bus has been shut down; the event is kept in the dead-letter store",
             ),
         }
     }

@@ -28,8 +28,8 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let options = OnOptions::parse.parse2(args);
     let param = check_signature(&function, options.as_ref().ok());
     match (options, param) {
-        (Ok(options), Ok(param)) => {
-            let registration = registration(&function, &options, param);
+        (Ok(options), Ok((param, extras))) => {
+            let registration = registration(&function, &options, param, &extras);
             quote!(#function #registration)
         }
         // The function is emitted unchanged, so that its callers and an IDE
@@ -51,7 +51,10 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Checks the parts of a handler signature that the macro can see, returning
 /// the parameter type. Whether that type is `&E` or `&Envelope<E>` is left to
 /// the compiler, which also resolves type aliases.
-fn check_signature<'a>(function: &'a ItemFn, options: Option<&OnOptions>) -> syn::Result<&'a Type> {
+fn check_signature<'a>(
+    function: &'a ItemFn,
+    options: Option<&OnOptions>,
+) -> syn::Result<(&'a Type, Vec<&'a Type>)> {
     let sig = &function.sig;
     let event = options.map_or_else(|| "E".to_owned(), |options| type_name(&options.event));
     let expected = format!("`event: &{event}` or `envelope: &Envelope<{event}>`");
@@ -85,7 +88,25 @@ fn check_signature<'a>(function: &'a ItemFn, options: Option<&OnOptions>) -> syn
         errors.push_at(variadic.span(), "`#[on]` handlers cannot be variadic");
     }
 
+    if let Some(options) = options {
+        if sig.asyncness.is_none() {
+            if let Some(timeout) = &options.timeout {
+                errors.push_at(
+                    timeout.span,
+                    "`timeout` applies to `async` handlers, which the bus can cancel; a synchronous handler runs to the end",
+                );
+            }
+            if let Some(concurrent) = &options.concurrent {
+                errors.push_at(
+                    concurrent.span,
+                    "`concurrent` applies to `async` handlers; synchronous handlers run one at a time",
+                );
+            }
+        }
+    }
+
     let params: Vec<&FnArg> = sig.inputs.iter().collect();
+    let mut extras = Vec::new();
     let param = match params.as_slice() {
         [] => {
             errors.push_at(
@@ -99,10 +120,13 @@ fn check_signature<'a>(function: &'a ItemFn, options: Option<&OnOptions>) -> syn
         }
         [FnArg::Typed(typed), rest @ ..] => {
             for extra in rest {
-                errors.push_at(
-                    extra.span(),
-                    format!("unexpected parameter: `#[on]` handlers take exactly one parameter, {expected}"),
-                );
+                match extra {
+                    FnArg::Typed(extra) => extras.push(&*extra.ty),
+                    FnArg::Receiver(receiver) => errors.push_at(
+                        receiver.span(),
+                        "`self` cannot follow the event; `#[on]` handlers are free functions",
+                    ),
+                }
             }
             classify(&typed.ty, &expected, &mut errors)
         }
@@ -111,7 +135,10 @@ fn check_signature<'a>(function: &'a ItemFn, options: Option<&OnOptions>) -> syn
     };
 
     errors.finish()?;
-    Ok(param.expect("a handler without errors has a parameter"))
+    Ok((
+        param.expect("a handler without errors has a parameter"),
+        extras,
+    ))
 }
 
 /// Rejects parameter shapes that can never be `&E` or `&Envelope<E>`.
@@ -137,7 +164,12 @@ fn type_name(ty: &Type) -> String {
     crate::type_text::type_text(ty.to_token_stream())
 }
 
-fn registration(function: &ItemFn, options: &OnOptions, param: &Type) -> TokenStream {
+fn registration(
+    function: &ItemFn,
+    options: &OnOptions,
+    param: &Type,
+    extras: &[&Type],
+) -> TokenStream {
     let krate = runtime_path(options.krate.as_ref());
     let sig = &function.sig;
     let ident = &sig.ident;
@@ -174,14 +206,38 @@ fn registration(function: &ItemFn, options: &OnOptions, param: &Type) -> TokenSt
         #krate::__private::into_result(__returned)
     };
 
+    // Each extra parameter is resolved through `FromCall`, with the
+    // parameter's span so that a type the bus cannot provide is reported on it.
+    let extra_names: Vec<syn::Ident> = (0..extras.len())
+        .map(|index| quote::format_ident!("__events_extra_{}", index))
+        .collect();
+    let extra_values: Vec<TokenStream> = extras
+        .iter()
+        .map(|ty| {
+            quote_spanned! {ty.span()=>
+                <#ty as #krate::__private::FromCall<'_>>::from_call(__call)
+            }
+        })
+        .collect();
+    let requirements: Vec<TokenStream> = extras
+        .iter()
+        .map(|ty| {
+            quote_spanned! {ty.span()=>
+                <#ty as #krate::__private::FromCall<'_>>::requirement
+            }
+        })
+        .collect();
+
     let (entry, constructor) = if sig.asyncness.is_some() {
         let entry = quote! {
-            fn __events_entry(
-                __input: #krate::__private::Input<'_>,
-            ) -> #krate::__private::BoxFuture<'_> {
+            fn __events_entry<'__events>(
+                __input: #krate::__private::Input<'__events>,
+                __call: &#krate::__private::Call<'__events>,
+            ) -> #krate::__private::BoxFuture<'__events> {
                 let __argument = #param_trait::extract(__input);
+                #(let #extra_names = #extra_values;)*
                 #krate::__private::boxed(async move {
-                    let __returned = #ident(__argument).await;
+                    let __returned = #ident(__argument #(, #extra_names)*).await;
                     #into_result
                 })
             }
@@ -191,13 +247,70 @@ fn registration(function: &ItemFn, options: &OnOptions, param: &Type) -> TokenSt
         let entry = quote! {
             fn __events_entry(
                 __input: #krate::__private::Input<'_>,
+                __call: &#krate::__private::Call<'_>,
             ) -> #krate::__private::Outcome {
-                let __returned = #ident(#param_trait::extract(__input));
+                let __returned = #ident(#param_trait::extract(__input) #(, #extra_values)*);
                 #into_result
             }
         };
         (entry, quote!(__sync))
     };
+
+    let mut settings = TokenStream::new();
+    if let Some(names) = &options.after {
+        let names = &names.value;
+        settings.extend(quote!(.__after(&[#(#names),*])));
+    }
+    if let Some(names) = &options.before {
+        let names = &names.value;
+        settings.extend(quote!(.__before(&[#(#names),*])));
+    }
+    if let Some(attempts) = &options.attempts {
+        let attempts = attempts.value;
+        let duration = |nanos: u64| quote!(#krate::__private::Duration::from_nanos(#nanos));
+        let mut retry = quote!(#krate::policy::Retry::attempts(#attempts));
+        if let Some(backoff) = &options.backoff {
+            let mut backoff = match backoff.value {
+                crate::attr::Backoff::Fixed(delay) => {
+                    let delay = duration(delay);
+                    quote!(#krate::policy::Backoff::fixed(#delay))
+                }
+                crate::attr::Backoff::Exponential { initial, max } => {
+                    let initial = duration(initial);
+                    let max = duration(max);
+                    quote!(#krate::policy::Backoff::exponential(#initial, #max))
+                }
+            };
+            if options.jitter.is_some() {
+                backoff.extend(quote!(.with_jitter()));
+            }
+            retry.extend(quote!(.backoff(#backoff)));
+        }
+        settings.extend(quote!(.__retry(#retry)));
+    }
+    if let Some(on_failure) = &options.on_failure {
+        let variant = match on_failure.value {
+            crate::attr::OnFailure::DeadLetter => quote!(DeadLetter),
+            crate::attr::OnFailure::Log => quote!(Log),
+            crate::attr::OnFailure::Stop => quote!(Stop),
+        };
+        settings.extend(quote!(.__on_failure(#krate::policy::OnFailure::#variant)));
+    }
+    if let Some(timeout) = &options.timeout {
+        let nanos = timeout.value;
+        settings.extend(quote!(.__timeout(#krate::__private::Duration::from_nanos(#nanos))));
+    }
+    if let Some(concurrent) = &options.concurrent {
+        let variant = if concurrent.value {
+            quote!(Concurrent)
+        } else {
+            quote!(Sequential)
+        };
+        settings.extend(quote!(.__concurrency(#krate::policy::Concurrency::#variant)));
+    }
+    if !requirements.is_empty() {
+        settings.extend(quote!(.__requires(&[#(#requirements),*])));
+    }
 
     quote! {
         #(#cfgs)*
@@ -213,12 +326,13 @@ fn registration(function: &ItemFn, options: &OnOptions, param: &Type) -> TokenSt
             static __EVENTS_HANDLER: #krate::HandlerInfo = #krate::HandlerInfo::#constructor::<#event>(
                 #name,
                 ::core::concat!(::core::module_path!(), "::", #function_name),
-                #priority,
-                __events_takes_envelope(),
                 ::core::file!(),
                 #line,
                 __events_entry,
-            );
+            )
+            .__priority(#priority)
+            .__takes_envelope(__events_takes_envelope())
+            #settings;
 
             #krate::__private::inventory::submit! {
                 #krate::__private::HandlerRegistration(&__EVENTS_HANDLER)

@@ -1,5 +1,5 @@
-// A handler takes exactly one parameter, the event; the bus has nothing to pass
-// as a second one.
+// After the event, a handler takes only what the bus can pass: `State<T>` or
+// `Context`. A plain `u32` is neither.
 use events::{on, Event};
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,80 @@
+//! Observers: code that sees every event a bus handles, such as the test
+//! [`Recorder`](crate::testing::Recorder).
+
+use std::fmt;
+
+use crate::envelope::Metadata;
+
+/// Sees every event a bus handles, before its handlers run.
+///
+/// Give observers to [`BusBuilder::observer`](crate::BusBuilder::observer).
+/// A bus with observers builds an envelope for every emit, so observing
+/// costs an envelope per event; a bus without observers pays nothing.
+///
+/// ```
+/// use events::observe::{Observed, Observer};
+/// use events::{Bus, Event};
+/// use serde::{Deserialize, Serialize};
+/// use std::sync::{Arc, Mutex};
+///
+/// #[derive(Event, Serialize, Deserialize)]
+/// struct OrderPlaced { order_id: u64 }
+///
+/// #[derive(Clone, Default)]
+/// struct Names(Arc<Mutex<Vec<String>>>);
+///
+/// impl Observer for Names {
+///     fn observe(&self, event: &Observed<'_>) {
+///         self.0.lock().unwrap().push(event.metadata().name().to_owned());
+///     }
+/// }
+///
+/// let names = Names::default();
+/// let bus = Bus::builder().observer(names.clone()).build().unwrap();
+/// bus.emit(OrderPlaced { order_id: 7 });
+/// assert_eq!(*names.0.lock().unwrap(), ["OrderPlaced"]);
+/// ```
+pub trait Observer: Send + Sync + 'static {
+    /// Called once per event, on the thread or task that emits it.
+    fn observe(&self, event: &Observed<'_>);
+}
+
+/// An event as an [`Observer`] sees it: its metadata, and its CloudEvents
+/// JSON on request.
+pub struct Observed<'a> {
+    metadata: &'a Metadata,
+    json: &'a dyn Fn() -> Result<Vec<u8>, serde_json::Error>,
+}
+
+impl<'a> Observed<'a> {
+    pub(crate) fn new(
+        metadata: &'a Metadata,
+        json: &'a dyn Fn() -> Result<Vec<u8>, serde_json::Error>,
+    ) -> Self {
+        Observed { metadata, json }
+    }
+
+    /// Returns the event's metadata: id, time, source, name, version, ids
+    /// of the chain.
+    pub fn metadata(&self) -> &'a Metadata {
+        self.metadata
+    }
+
+    /// Encodes the event as CloudEvents JSON.
+    ///
+    /// # Errors
+    ///
+    /// Returns the payload's serialisation error, such as a map with
+    /// non-string keys.
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        (self.json)()
+    }
+}
+
+impl fmt::Debug for Observed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Observed")
+            .field("metadata", self.metadata)
+            .finish_non_exhaustive()
+    }
+}
