@@ -526,7 +526,7 @@ impl BusBuilder {
     ///
     /// let error = Bus::builder().build().unwrap_err();
     /// assert!(matches!(error, BuildError::MissingState(_)));
-    /// assert!(error.to_string().contains("handler `reserve` takes `State<"));
+    /// assert!(error.to_string().contains("handler `reserve` of `OrderPlaced` takes `State<"));
     /// ```
     pub fn build(self) -> Result<Bus, BuildError> {
         registry::validate().map_err(BuildError::Registry)?;
@@ -1472,6 +1472,8 @@ impl Bus {
         if frame.depth > self.inner.max_depth {
             tally = self.reject_depth(route, input, frame);
         } else {
+            #[cfg(feature = "metrics")]
+            crate::metrics::event_handled(event);
             let span = self.event_span(route, frame);
             let _in_span = span.enter();
             let mut node = frame::Node::new(frame);
@@ -1482,6 +1484,8 @@ impl Bus {
                     tally = tally.record_failure(not_run(handler, HandlerError::Stopped(by)));
                     continue;
                 }
+                #[cfg(feature = "metrics")]
+                let started = std::time::Instant::now();
                 let outcome = match handler.call {
                     RouteCall::Sync(call) if handler.retry.max_attempts() == 1 => {
                         run_caught(|| call(input, &self.call(handler, 1)))
@@ -1492,6 +1496,13 @@ impl Bus {
                     }
                     _ => self.run_retrying_sync(handler, input, frame),
                 };
+                #[cfg(feature = "metrics")]
+                crate::metrics::handler_ran(
+                    event,
+                    handler.info.name(),
+                    outcome.is_ok(),
+                    started.elapsed(),
+                );
                 tally = match outcome {
                     Ok(()) => tally.record_ok(),
                     Err(error) => {
@@ -1573,6 +1584,8 @@ impl Bus {
             frame::hand_to_parent(&report);
             return report;
         }
+        #[cfg(feature = "metrics")]
+        crate::metrics::event_handled(event);
         let span = self.event_span(route, &frame);
         let mut tally = Tally::new();
         let mut stopped_by = None;
@@ -1659,6 +1672,8 @@ impl Bus {
         loop {
             let span = handler_span(handler, attempt);
             let call = self.call(handler, attempt);
+            #[cfg(feature = "metrics")]
+            let clock = std::time::Instant::now();
             let started = frame::within(frame, || match &handler.call {
                 RouteCall::Sync(entry) => run_caught(|| entry(input, &call)).map(|()| None),
                 RouteCall::Replaced(entry) => run_caught(|| entry(input)).map(|()| None),
@@ -1688,6 +1703,13 @@ impl Bus {
                 Ok(None) => Ok(()),
                 Err(error) => Err(error),
             };
+            #[cfg(feature = "metrics")]
+            crate::metrics::handler_ran(
+                frame.name,
+                handler.info.name(),
+                outcome.is_ok(),
+                clock.elapsed(),
+            );
             match outcome {
                 Err(error) if attempt < attempts && !error.is_not_run() => {
                     let delay = handler.retry.backoff_policy().delay(attempt);

@@ -984,7 +984,7 @@ impl<'a> Context<'a> {
     /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
     /// #[on(OrderPlaced)]
     /// fn check(order: &Envelope<OrderPlaced>, cx: Context) {
-    ///     assert_eq!(&cx.correlation_id(), order.correlation_or_id());
+    ///     assert_eq!(&cx.correlation_id(), order.metadata().correlation_or_id());
     /// }
     /// # Bus::new().emit(OrderPlaced);
     /// ```

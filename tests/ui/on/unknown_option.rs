@@ -1,4 +1,4 @@
-// `#[on]` accepts `name`, `priority` and `crate`; `order` is not an option.
+// `#[on]` has a fixed set of options; `order` is not one of them.
 use events::{on, Event};
 use serde::{Deserialize, Serialize};
 
