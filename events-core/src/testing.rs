@@ -92,7 +92,7 @@ const MAX_JSON_LEN: usize = 200;
 /// handler are recorded too.
 ///
 /// The recorder stores each event's [`Metadata`] and its CloudEvents JSON,
-/// and decodes the JSON again when a test asks for typed payloads. A
+/// and decodes the JSON again when a test requests typed payloads. A
 /// payload type whose serde implementation does not read back what it
 /// writes cannot be inspected through [`events`](Recorder::events).
 ///
@@ -380,7 +380,7 @@ fn decode<E: Event>(record: &Record) -> Envelope<E> {
     match serde_json::from_slice(json) {
         Ok(envelope) => envelope,
         Err(error) => panic!(
-            "recorded `{name}` event {id} does not decode back into `{}`: {error}; its JSON is {}",
+            "recorded `{name}` event {id} does not decode back into `{}`: {error}. Its JSON: {}",
             std::any::type_name::<E>(),
             truncate(String::from_utf8_lossy(json).into_owned()),
         ),
@@ -428,7 +428,7 @@ pub fn assert_routes<E: Event>(bus: &Bus, expected: &[&str]) {
     }
 }
 
-/// Asserts that the recorder holds an event matching a pattern, optionally
+/// Asserts that the recorder contains an event matching a pattern, optionally
 /// with a guard and an exact number of matches.
 ///
 /// The pattern is a struct, tuple struct or unit struct pattern whose path
@@ -519,7 +519,7 @@ macro_rules! assert_emitted {
     };
 }
 
-/// Asserts that the recorder holds no event matching a pattern.
+/// Asserts that the recorder contains no event matching a pattern.
 ///
 /// The pattern takes the forms of [`assert_emitted!`](crate::assert_emitted),
 /// without `times`.
@@ -597,7 +597,7 @@ macro_rules! __match_recorded {
 // Not public API. Used by the assertion macros.
 #[doc(hidden)]
 pub mod __private {
-    use super::{describe, list_events, Recorder};
+    use super::{describe_recorded_names, list_events, Recorder};
     use crate::event::Event;
 
     /// The recorded events of one type, each marked as matching a pattern or not.
@@ -624,8 +624,9 @@ pub mod __private {
             let found = self.matched.iter().filter(|matched| **matched).count();
             let mut message = match times {
                 Some(times) if found != times => format!(
-                    "expected {times} recorded `{}` events to match `{pattern}`, found {found}",
-                    E::NAME
+                    "expected {times} recorded `{}` {} to match `{pattern}`, found {found}",
+                    E::NAME,
+                    if times == 1 { "event" } else { "events" }
                 ),
                 None if found == 0 => {
                     format!("no recorded `{}` event matches `{pattern}`", E::NAME)
@@ -634,16 +635,18 @@ pub mod __private {
             };
 
             if self.events.is_empty() {
-                message.push_str(&describe::<E>(self.recorder));
+                message.push_str(&describe_recorded_names::<E>(self.recorder));
             } else if times.is_some() {
                 message.push_str(&format!(
                     "\nrecorded `{}` events ({}), matching ones marked with `*`:",
                     E::NAME,
                     self.events.len()
                 ));
-                let marked = self.events.iter().zip(&self.matched).map(|(event, &matched)| {
-                    (event, if matched { "* " } else { "  " })
-                });
+                let marked = self
+                    .events
+                    .iter()
+                    .zip(&self.matched)
+                    .map(|(event, &matched)| (event, if matched { "* " } else { "  " }));
                 message.push_str(&list_events(marked));
             } else {
                 message.push_str(&format!(
@@ -680,18 +683,15 @@ pub mod __private {
 }
 
 /// Describes what the recorder contains when it has no event of type `E`.
-fn describe<E: Event>(recorder: &Recorder) -> String {
+fn describe_recorded_names<E: Event>(recorder: &Recorder) -> String {
     let counts = recorder.name_counts();
     if counts.is_empty() {
-        return "\nthe recorder contains no events; \
-                is it given to the bus with `Bus::builder().observer(recorder.clone())`?"
+        return "\nthe recorder contains no events. \
+                Is it given to the bus with `Bus::builder().observer(recorder.clone())`?"
             .to_owned();
     }
     let total: usize = counts.iter().map(|(_, count)| count).sum();
-    let mut text = format!(
-        "\nno `{}` event was recorded; recorded events ({total}):",
-        E::NAME
-    );
+    let mut text = format!("\nrecorded events ({total}), none of them `{}`:", E::NAME);
     for (name, count) in counts {
         let _ = write!(text, "\n  {name} ({count})");
     }
