@@ -7,7 +7,11 @@
 //!   the bus (handler taking `&E` or `&Envelope<E>`), through a hand-written
 //!   `TypeId` map of boxed closures, and through a `tokio::sync::broadcast`
 //!   channel. Every variant builds the event the same way and its handler
-//!   does the same work: it adds the amount to an atomic counter.
+//!   does the same work: it adds the amount to an atomic counter. One more
+//!   variant emits to a handler that also takes `State<T>` and `Context`.
+//! - `async`: one event to one `async` handler that yields once, awaited
+//!   directly, through `Bus::emit_async`, and spawned with `tokio::spawn`,
+//!   on a current-thread tokio runtime.
 //! - `decode`: typed `serde_json` deserialisation of a CloudEvents event
 //!   against `events::decode` plus `Bus::dispatch` of the same bytes.
 //! - `registry`: `Registry::find` and `Registry::latest` on registries of 10
@@ -17,11 +21,11 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use events::registry::Registry;
-use events::{on, Bus, Envelope, Event, EventInfo, EventKind};
+use events::{on, Bus, Context, Envelope, Event, EventInfo, EventKind, State};
 use serde::{Deserialize, Serialize};
 
 /// A payment was captured. Its only bus handler takes the bare payload.
@@ -103,8 +107,67 @@ impl HandWrittenBus {
     }
 }
 
+/// A refund was issued. Its only bus handler takes state and a context,
+/// which the bus resolves on every call.
+#[derive(Event, Serialize, Deserialize)]
+#[event(name = "bench.RefundIssued")]
+struct RefundIssued {
+    order_id: u64,
+    amount_cents: u64,
+}
+
+/// The state the refund handler takes.
+struct Ledger {
+    refunded_cents: AtomicU64,
+}
+
+#[on(RefundIssued)]
+fn add_refund(refund: &RefundIssued, ledger: State<Ledger>, cx: Context) {
+    ledger
+        .refunded_cents
+        .fetch_add(refund.amount_cents, Ordering::Relaxed);
+    black_box(cx.attempt());
+}
+
+fn refund() -> RefundIssued {
+    RefundIssued {
+        order_id: black_box(48_213),
+        amount_cents: black_box(12_970),
+    }
+}
+
+/// A payment was authorised. Its only bus handler is `async`.
+#[derive(Event, Serialize, Deserialize)]
+#[event(name = "bench.PaymentAuthorized")]
+struct PaymentAuthorized {
+    order_id: u64,
+    amount_cents: u64,
+}
+
+#[on(PaymentAuthorized)]
+async fn add_authorized(payment: &PaymentAuthorized) {
+    record_amount(payment.amount_cents);
+    tokio::task::yield_now().await;
+}
+
+fn authorized() -> PaymentAuthorized {
+    PaymentAuthorized {
+        order_id: black_box(48_213),
+        amount_cents: black_box(12_970),
+    }
+}
+
+fn bench_bus() -> Bus {
+    Bus::builder()
+        .state(Ledger {
+            refunded_cents: AtomicU64::new(0),
+        })
+        .build()
+        .expect("the benchmark's handlers are valid")
+}
+
 fn bench_emit(c: &mut Criterion) {
-    let bus = Bus::new();
+    let bus = bench_bus();
     assert_eq!(bus.handlers_of::<PaymentCaptured>().len(), 1);
     assert_eq!(bus.handlers_of::<PaymentSettled>().len(), 1);
     assert!(bus.emit(captured()).is_ok());
@@ -124,6 +187,9 @@ fn bench_emit(c: &mut Criterion) {
     });
     group.bench_function("bus_payload_handler", |b| b.iter(|| bus.emit(captured())));
     group.bench_function("bus_envelope_handler", |b| b.iter(|| bus.emit(settled())));
+    group.bench_function("bus_state_context_handler", |b| {
+        b.iter(|| bus.emit(refund()))
+    });
     group.bench_function("hand_written_bus", |b| {
         b.iter(|| hand_written.emit(captured()))
     });
@@ -132,6 +198,59 @@ fn bench_emit(c: &mut Criterion) {
             sender.send(captured()).expect("the receiver is alive");
             let event = receiver.try_recv().expect("one event was sent");
             add_captured(&event);
+        })
+    });
+    group.finish();
+}
+
+/// Runs `iters` awaits of `body` in one `block_on`, so that the runtime's
+/// own entry cost is not part of each iteration.
+fn time_async<F, Fut>(runtime: &tokio::runtime::Runtime, iters: u64, body: F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    runtime.block_on(async {
+        let started = Instant::now();
+        for _ in 0..iters {
+            body().await;
+        }
+        started.elapsed()
+    })
+}
+
+fn bench_async(c: &mut Criterion) {
+    let bus = bench_bus();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        assert!(bus.emit_async(authorized()).await.is_ok());
+    });
+
+    let mut group = c.benchmark_group("async");
+    group.bench_function("direct_await", |b| {
+        b.iter_custom(|iters| {
+            time_async(&runtime, iters, || async {
+                let event = authorized();
+                add_authorized(black_box(&event)).await;
+            })
+        })
+    });
+    group.bench_function("bus_emit_async", |b| {
+        b.iter_custom(|iters| {
+            time_async(&runtime, iters, || async {
+                black_box(bus.emit_async(authorized()).await);
+            })
+        })
+    });
+    group.bench_function("tokio_spawn", |b| {
+        b.iter_custom(|iters| {
+            time_async(&runtime, iters, || async {
+                let event = authorized();
+                let handle = tokio::spawn(async move { add_authorized(&event).await });
+                handle.await.expect("the task finishes");
+            })
         })
     });
     group.finish();
@@ -164,7 +283,7 @@ const ORDER_PLACED_JSON: &str = r#"{"specversion":"1.0","id":"0190f3b2-7c4e-7a51
 
 fn bench_decode(c: &mut Criterion) {
     let bytes = ORDER_PLACED_JSON.as_bytes();
-    let bus = Bus::new();
+    let bus = bench_bus();
 
     let typed: Envelope<OrderPlaced> =
         serde_json::from_slice(bytes).expect("the benchmark event is valid CloudEvents JSON");
@@ -260,6 +379,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_emit, bench_decode, bench_registry
+    targets = bench_emit, bench_async, bench_decode, bench_registry
 }
 criterion_main!(benches);

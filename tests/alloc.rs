@@ -10,7 +10,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use events::{on, Bus, Envelope, Event};
+use events::{on, Bus, Context, Envelope, Event, State};
 use serde::{Deserialize, Serialize};
 
 /// Wraps the system allocator and counts the allocations of each thread.
@@ -115,9 +115,67 @@ struct AuditWritten {
     entry_id: u64,
 }
 
+/// Stock was counted in a warehouse. Its handler takes state and a context.
+#[derive(Event, Serialize, Deserialize)]
+#[event(name = "alloc.StockCounted")]
+struct StockCounted {
+    sku_id: u64,
+    units: u64,
+}
+
+/// The state of the counting handler.
+struct Warehouse {
+    units: AtomicU64,
+}
+
+#[on(StockCounted)]
+fn record_count(count: &StockCounted, warehouse: State<Warehouse>, cx: Context) {
+    assert_eq!(cx.attempt(), 1);
+    warehouse.units.fetch_add(count.units, Ordering::Relaxed);
+}
+
+/// Every bus of this file holds the warehouse, which `record_count` takes.
+fn builder() -> events::BusBuilder {
+    Bus::builder().state(Warehouse {
+        units: AtomicU64::new(0),
+    })
+}
+
+fn bus() -> Bus {
+    builder()
+        .build()
+        .expect("the handlers of this file are valid")
+}
+
+#[test]
+fn emit_to_state_and_context_handler_allocates_nothing() {
+    let bus = bus();
+    assert!(bus
+        .emit(StockCounted {
+            sku_id: 0,
+            units: 0
+        })
+        .is_ok());
+
+    let allocations = allocations_during(|| {
+        for sku_id in 0..EMITS {
+            let report = bus.emit(StockCounted { sku_id, units: 2 });
+            assert_eq!(report.handlers_run(), 1);
+        }
+    });
+
+    // Resolving `State<Warehouse>` clones an `Arc`, and `Context` borrows
+    // the bus: neither allocates.
+    assert_eq!(allocations, 0);
+    let warehouse = bus
+        .state::<Warehouse>()
+        .expect("the bus holds the warehouse");
+    assert_eq!(warehouse.units.load(Ordering::Relaxed), EMITS * 2);
+}
+
 #[test]
 fn emit_to_payload_handler_allocates_nothing() {
-    let bus = Bus::new();
+    let bus = bus();
     let warm_up = bus.emit(StockAdjusted {
         sku_id: 0,
         delta: 1,
@@ -138,7 +196,7 @@ fn emit_to_payload_handler_allocates_nothing() {
 
 #[test]
 fn emit_to_envelope_handler_allocates_nothing() {
-    let bus = Bus::new();
+    let bus = bus();
     let warm_up = bus.emit(RefundIssued {
         order_id: 0,
         amount_cents: 1,
@@ -165,7 +223,7 @@ fn emit_to_envelope_handler_allocates_nothing() {
 
 #[test]
 fn emit_without_handlers_allocates_nothing() {
-    let bus = Bus::new();
+    let bus = bus();
     assert_eq!(bus.emit(AuditWritten { entry_id: 0 }).handlers_run(), 0);
 
     let allocations = allocations_during(|| {
@@ -182,7 +240,7 @@ fn emit_without_handlers_allocates_nothing() {
 fn failing_handler_report_allocates() {
     // Logging instead of dead-lettering keeps the count to the report's own
     // allocations; a dead letter adds the event's JSON and the letter.
-    let bus = Bus::builder()
+    let bus = builder()
         .on_failure(events::policy::OnFailure::Log)
         .build()
         .unwrap();
