@@ -141,3 +141,8 @@ pub use events_core::*;
 /// assert!(Bus::new().emit(OrderCancelled { order_id: 7 }).is_ok());
 /// ```
 pub use events_macros::{on, Event};
+
+// Compiles and runs the README's Rust examples as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
