@@ -1417,7 +1417,7 @@ impl Bus {
         link_to_parent(Envelope::from_parts(event, metadata))
     }
 
-    /// Shows an event to the observers and rejects it after shutdown.
+    /// Shows an event to the observers and, after shutdown, rejects it.
     /// Returns the report of a rejected event.
     #[cold]
     fn intercept(
@@ -1425,23 +1425,24 @@ impl Bus {
         metadata: &Metadata,
         json: &dyn Fn() -> Result<Vec<u8>, serde_json::Error>,
     ) -> Option<Report> {
-        if self.inner.closed.load(Ordering::SeqCst) && frame::next_depth() == 0 {
-            tracing::error!(
-                event = metadata.name(),
-                id = %metadata.id(),
-                "event emitted after the bus was shut down; it is kept in the dead-letter store"
-            );
-            let error = "emitted after the bus was shut down";
-            if let Some(letter) = letter_for(metadata, json, DeadLetterReason::ShutDown, error) {
-                self.keep(letter);
-            }
-            let tally = Tally::new().reject(Rejection::ShutDown);
-            return Some(tally.into_report(metadata.name()));
-        }
+        // Observers see rejected events too: they were emitted.
         if self.inner.observed {
             self.observe(metadata, json);
         }
-        None
+        if !self.inner.closed.load(Ordering::SeqCst) || frame::next_depth() > 0 {
+            return None;
+        }
+        tracing::error!(
+            event = metadata.name(),
+            id = %metadata.id(),
+            "event emitted after the bus was shut down; it is kept in the dead-letter store"
+        );
+        let error = "emitted after the bus was shut down";
+        if let Some(letter) = letter_for(metadata, json, DeadLetterReason::ShutDown, error) {
+            self.keep(letter);
+        }
+        let tally = Tally::new().reject(Rejection::ShutDown);
+        Some(tally.into_report(metadata.name()))
     }
 
     fn intercept_dyn(&self, envelope: &DynEnvelope) -> Option<Report> {

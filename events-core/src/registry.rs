@@ -428,7 +428,11 @@ pub fn of<E: Event>() -> Option<&'static EventInfo> {
 }
 
 /// Returns every registered handler, ordered by event name, event version and
-/// then run order (priority, highest first, then handler name).
+/// then run order: `after` and `before` constraints, then priority (highest
+/// first), then handler name. This is the order a bus runs them in;
+/// constraints that cannot be met are reported by
+/// [`BusBuilder::build`](crate::BusBuilder::build), and here the handlers of
+/// that event keep their priority order.
 ///
 /// ```
 /// # use events::{on, Event}; use serde::{Deserialize, Serialize};
@@ -446,18 +450,28 @@ pub fn of<E: Event>() -> Option<&'static EventInfo> {
 pub fn handlers() -> &'static [&'static HandlerInfo] {
     static HANDLERS: OnceLock<Vec<&'static HandlerInfo>> = OnceLock::new();
     HANDLERS.get_or_init(|| {
-        let mut handlers: Vec<&'static HandlerInfo> = inventory::iter::<HandlerRegistration>
+        let mut registered: Vec<&'static HandlerInfo> = inventory::iter::<HandlerRegistration>
             .into_iter()
             .map(|registration| registration.0)
             .collect();
-        handlers.sort_by(|a, b| {
+        registered.sort_by(|a, b| {
             let a_event = a.event();
             let b_event = b.event();
             (a_event.name(), a_event.version())
                 .cmp(&(b_event.name(), b_event.version()))
                 .then_with(|| crate::handler::run_order(a, b))
         });
-        handlers
+        // Handlers of one event are now adjacent; apply their constraints.
+        let mut ordered = Vec::with_capacity(registered.len());
+        let mut ignored_errors = Vec::new();
+        for group in registered.chunk_by(|a, b| a.event_type_id() == b.event_type_id()) {
+            ordered.extend(crate::order::resolve(
+                group,
+                &registered,
+                &mut ignored_errors,
+            ));
+        }
+        ordered
     })
 }
 
