@@ -799,7 +799,7 @@ pub enum RedispatchError {
     Decode {
         /// The letter's id.
         id: DeadLetterId,
-        /// Why it does not decode.
+        /// The decoding error.
         error: Box<DecodeError>,
     },
     /// The letter's handler is not on this bus (renamed, removed or

@@ -73,7 +73,7 @@ pub struct DeadLetter {
     failed_at: DateTime<Utc>,
 }
 
-/// Why an event ended in the dead-letter store.
+/// The reason an event is in the dead-letter store.
 ///
 /// ```
 /// use events::dead_letter::DeadLetterReason;
@@ -355,7 +355,7 @@ impl StoreError {
     }
 }
 
-/// Where a bus keeps its dead letters.
+/// The storage of a bus's dead letters.
 ///
 /// Implement it to keep dead letters in a database; the bus calls
 /// [`push`](DeadLetterStore::push) from the thread or task that ran the

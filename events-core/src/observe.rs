@@ -1,11 +1,11 @@
-//! Observers: code that sees every event a bus handles, such as the test
+//! Observers: code that receives every event a bus handles, such as the test
 //! [`Recorder`](crate::testing::Recorder).
 
 use std::fmt;
 
 use crate::envelope::Metadata;
 
-/// Sees every event a bus handles, before its handlers run.
+/// Receives every event a bus handles, before its handlers run.
 ///
 /// Give observers to [`BusBuilder::observer`](crate::BusBuilder::observer).
 /// A bus with observers builds an envelope for every emit, so observing
@@ -39,7 +39,7 @@ pub trait Observer: Send + Sync + 'static {
     fn observe(&self, event: &Observed<'_>);
 }
 
-/// An event as an [`Observer`] sees it: its metadata, and its CloudEvents
+/// An event as an [`Observer`] receives it: its metadata, and its CloudEvents
 /// JSON on request.
 pub struct Observed<'a> {
     metadata: &'a Metadata,

@@ -1,5 +1,5 @@
-//! What the bus does when a handler fails: retries, backoff, the final
-//! policy, timeouts and how `async` handlers of one event share time.
+//! Failure and scheduling policies of handlers: retries, backoff, the final
+//! policy, timeouts and the concurrency of `async` handlers.
 //!
 //! Each setting has a bus-wide default, set on [`BusBuilder`](crate::BusBuilder),
 //! and a handler can override it in its `#[on(...)]` attribute:
@@ -283,7 +283,7 @@ fn seed() -> u64 {
     RandomState::new().hash_one(nanos) | 1
 }
 
-/// What the bus does with an event whose handler failed on its last attempt.
+/// The final policy for an event whose handler failed on its last attempt.
 ///
 /// ```
 /// use events::policy::OnFailure;
@@ -315,7 +315,7 @@ impl fmt::Display for OnFailure {
     }
 }
 
-/// How the `async` handlers of one event share time at an `async` call site.
+/// The scheduling of the `async` handlers of one event at an `async` call site.
 ///
 /// With [`Sequential`](Concurrency::Sequential), the default, each handler
 /// finishes before the next starts, so a handler can rely on the ones
@@ -361,7 +361,8 @@ mod tests {
         let backoff = Backoff::fixed(Duration::from_millis(100)).with_jitter();
         for _ in 0..1_000 {
             let delay = backoff.delay(1);
-            assert!(delay >= Duration::from_millis(50) && delay <= Duration::from_millis(100));
+            assert!(delay >= Duration::from_millis(50));
+            assert!(delay <= Duration::from_millis(100));
         }
     }
 }

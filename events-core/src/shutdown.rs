@@ -158,7 +158,7 @@ impl Detached {
     }
 }
 
-/// What [`Bus::shutdown`](crate::Bus::shutdown) found.
+/// The outcome of [`Bus::shutdown`](crate::Bus::shutdown).
 ///
 /// ```
 /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
