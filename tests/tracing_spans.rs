@@ -178,7 +178,6 @@ fn event_span_correlation_defaults_to_id() {
 // The "handler" span.
 
 #[test]
-#[ignore = "a synchronous handler with one attempt runs on the emit fast path, which opens no \"handler\" span"]
 fn sync_handler_runs_in_handler_span() {
     let bus = Bus::new();
 

@@ -1475,7 +1475,9 @@ impl Bus {
         } else {
             #[cfg(feature = "metrics")]
             crate::metrics::event_handled(event);
-            let span = self.event_span(route, frame);
+            // With debug spans wanted, every handler takes the path that opens one.
+            let traced = tracing::level_enabled!(tracing::Level::DEBUG);
+            let span = self.event_span(traced, route, frame);
             let _in_span = span.enter();
             let mut node = frame::Node::new(frame);
             let entered = node.enter();
@@ -1488,7 +1490,7 @@ impl Bus {
                 #[cfg(feature = "metrics")]
                 let started = std::time::Instant::now();
                 let outcome = match handler.call {
-                    RouteCall::Sync(call) if handler.retry.max_attempts() == 1 => {
+                    RouteCall::Sync(call) if handler.retry.max_attempts() == 1 && !traced => {
                         run_caught(|| call(input, &self.call(handler, 1)))
                     }
                     RouteCall::Async(_) => {
@@ -1587,7 +1589,8 @@ impl Bus {
         }
         #[cfg(feature = "metrics")]
         crate::metrics::event_handled(event);
-        let span = self.event_span(route, &frame);
+        let traced = tracing::level_enabled!(tracing::Level::DEBUG);
+        let span = self.event_span(traced, route, &frame);
         let mut tally = Tally::new();
         let mut stopped_by = None;
         let mut index = 0;
@@ -1881,8 +1884,8 @@ impl Bus {
 
     /// The span of one event's handling, when `tracing` wants debug spans.
     #[inline]
-    fn event_span(&self, route: &Route, frame: &Frame) -> Span {
-        if !tracing::level_enabled!(tracing::Level::DEBUG) {
+    fn event_span(&self, traced: bool, route: &Route, frame: &Frame) -> Span {
+        if !traced {
             return Span::none();
         }
         let (id, correlation_id) = frame.ids();

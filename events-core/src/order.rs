@@ -150,8 +150,14 @@ pub(crate) fn resolve(
             .chain(handler.before().iter().map(|name| ("before", *name)));
         for (constraint, name) in constraints {
             let Some(targets) = by_name.get(name) else {
+                let named = all.iter().find(|other| other.name() == name);
+                if named.is_some_and(|other| other.event_type_id() == handler.event_type_id()) {
+                    // A handler of this event that the bus leaves out: the
+                    // constraint has nothing to order.
+                    continue;
+                }
                 found_errors = true;
-                errors.push(match all.iter().find(|other| other.name() == name) {
+                errors.push(match named {
                     Some(other) => OrderError::OtherEvent {
                         event,
                         handler: handler.name(),
