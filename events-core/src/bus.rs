@@ -983,7 +983,7 @@ impl Bus {
             return self.emit_special(event);
         }
         let Some(route) = self.route(TypeId::of::<E>()) else {
-            return Report::empty(E::NAME);
+            return Report::empty(&const { E::NAME });
         };
         if route.needs_envelope {
             return self.emit_in_envelope(route, event);
@@ -1029,12 +1029,12 @@ impl Bus {
         let envelope = self.adopt(envelope);
         if self.is_special() {
             let json = || serde_json::to_vec(&envelope);
-            if let Some(report) = self.intercept(&envelope.metadata, &json) {
+            if let Some(report) = self.intercept(&const { E::NAME }, &envelope.metadata, &json) {
                 return report;
             }
         }
         let Some(route) = self.route(TypeId::of::<E>()) else {
-            return Report::empty(E::NAME);
+            return Report::empty(&const { E::NAME });
         };
         self.run_envelope_sync(route, &envelope)
     }
@@ -1063,7 +1063,7 @@ impl Bus {
             }
         }
         let Some(route) = self.route(envelope.info().type_id()) else {
-            return Report::empty(envelope.name());
+            return Report::empty(envelope.info().name_ref());
         };
         let frame = Frame::of(envelope.metadata(), frame::next_depth());
         self.run_sync(route, &route.handlers, envelope.input(), &frame)
@@ -1120,7 +1120,9 @@ impl Bus {
         let envelope = self.adopt(envelope);
         let depth = frame::next_depth();
         let intercepted = if self.is_special() {
-            self.intercept(&envelope.metadata, &|| serde_json::to_vec(&envelope))
+            self.intercept(&const { E::NAME }, &envelope.metadata, &|| {
+                serde_json::to_vec(&envelope)
+            })
         } else {
             None
         };
@@ -1134,7 +1136,7 @@ impl Bus {
 
     async fn run_envelope_async<E: Event>(&self, envelope: &Envelope<E>, depth: u32) -> Report {
         let Some(route) = self.route(TypeId::of::<E>()) else {
-            return Report::empty(E::NAME);
+            return Report::empty(&const { E::NAME });
         };
         let frame = Frame::of(&envelope.metadata, depth);
         self.run_async(route, &route.handlers, Input::of_envelope(envelope), frame)
@@ -1173,7 +1175,7 @@ impl Bus {
                 return report;
             }
             let Some(route) = self.route(envelope.info().type_id()) else {
-                return Report::empty(envelope.name());
+                return Report::empty(envelope.info().name_ref());
             };
             let frame = Frame::of(envelope.metadata(), depth);
             self.run_async(route, &route.handlers, envelope.input(), frame)
@@ -1323,7 +1325,7 @@ impl Bus {
     pub fn redispatch(&self, id: DeadLetterId) -> Result<Report, RedispatchError> {
         let (letter, envelope) = self.take_letter(id)?;
         let Some(route) = self.route(envelope.info().type_id()) else {
-            return Ok(Report::empty(envelope.name()));
+            return Ok(Report::empty(envelope.info().name_ref()));
         };
         let handlers = self.letter_handlers(route, &letter);
         let frame = Frame::of(envelope.metadata(), frame::next_depth());
@@ -1355,7 +1357,7 @@ impl Bus {
     pub async fn redispatch_async(&self, id: DeadLetterId) -> Result<Report, RedispatchError> {
         let (letter, envelope) = self.take_letter(id)?;
         let Some(route) = self.route(envelope.info().type_id()) else {
-            return Ok(Report::empty(envelope.name()));
+            return Ok(Report::empty(envelope.info().name_ref()));
         };
         let handlers = self.letter_handlers(route, &letter);
         let frame = Frame::of(envelope.metadata(), frame::next_depth());
@@ -1422,6 +1424,7 @@ impl Bus {
     #[cold]
     fn intercept(
         &self,
+        event: &'static &'static str,
         metadata: &Metadata,
         json: &dyn Fn() -> Result<Vec<u8>, serde_json::Error>,
     ) -> Option<Report> {
@@ -1442,11 +1445,13 @@ impl Bus {
             self.keep(letter);
         }
         let tally = Tally::new().reject(Rejection::ShutDown);
-        Some(tally.into_report(metadata.name()))
+        Some(tally.into_report(event))
     }
 
     fn intercept_dyn(&self, envelope: &DynEnvelope) -> Option<Report> {
-        self.intercept(envelope.metadata(), &|| serde_json::to_vec(envelope))
+        self.intercept(envelope.info().name_ref(), envelope.metadata(), &|| {
+            serde_json::to_vec(envelope)
+        })
     }
 
     fn observe(&self, metadata: &Metadata, json: &dyn Fn() -> Result<Vec<u8>, serde_json::Error>) {
@@ -1468,13 +1473,13 @@ impl Bus {
         input: Input<'_>,
         frame: &Frame,
     ) -> Report {
-        let event = route.event.name();
+        let event = route.event.name_ref();
         let mut tally = Tally::new();
         if frame.depth > self.inner.max_depth {
             tally = self.reject_depth(route, input, frame);
         } else {
             #[cfg(feature = "metrics")]
-            crate::metrics::event_handled(event);
+            crate::metrics::event_handled(*event);
             // With debug spans wanted, every handler takes the path that opens one.
             let traced = tracing::level_enabled!(tracing::Level::DEBUG);
             let span = self.event_span(traced, route, frame);
@@ -1501,7 +1506,7 @@ impl Bus {
                 };
                 #[cfg(feature = "metrics")]
                 crate::metrics::handler_ran(
-                    event,
+                    *event,
                     handler.info.name(),
                     outcome.is_ok(),
                     started.elapsed(),
@@ -1581,14 +1586,14 @@ impl Bus {
         input: Input<'_>,
         frame: Frame,
     ) -> Report {
-        let event = route.event.name();
+        let event = route.event.name_ref();
         if frame.depth > self.inner.max_depth {
             let report = self.reject_depth(route, input, &frame).into_report(event);
             frame::hand_to_parent(&report);
             return report;
         }
         #[cfg(feature = "metrics")]
-        crate::metrics::event_handled(event);
+        crate::metrics::event_handled(*event);
         let traced = tracing::level_enabled!(tracing::Level::DEBUG);
         let span = self.event_span(traced, route, &frame);
         let mut tally = Tally::new();

@@ -178,6 +178,11 @@ impl EventInfo {
         self.name
     }
 
+    /// Returns the event name behind a pointer to static memory, one word.
+    pub(crate) fn name_ref(&'static self) -> &'static &'static str {
+        &self.name
+    }
+
     /// Returns the payload version.
     ///
     /// ```

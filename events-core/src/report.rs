@@ -1,8 +1,8 @@
 //! The report of an emit: handlers run, failures, rejections and failed follow-ups.
 
 use std::fmt;
-use std::mem::ManuallyDrop;
-use std::ops::{Deref, DerefMut};
+use std::marker::PhantomData;
+use std::ptr::{self, NonNull};
 
 use crate::dead_letter::DeadLetterId;
 use crate::frame::Frame;
@@ -27,46 +27,108 @@ use crate::handler::{HandlerError, HandlerInfo};
 /// assert!(report.failures()[0].handler().ends_with("crash"));
 /// assert_eq!(report.failures()[0].error().to_string(), "panicked: inventory service down");
 /// ```
-#[derive(Clone, Debug)]
 pub struct Report {
-    event: &'static str,
-    handlers_run: usize,
-    /// Boxed so that the report of a successful emit stays small and cheap to
-    /// return and drop; allocated on the first problem.
-    problems: MaybeProblems,
+    /// The event name, behind a pointer to static memory so that the report
+    /// is two words and returned in registers.
+    event: &'static &'static str,
+    state: State,
 }
 
-/// An optional box of problems whose drop, when empty, is one inlined check
-/// instead of a call, because every successful emit drops one.
-#[derive(Clone, Debug, Default)]
-struct MaybeProblems(ManuallyDrop<Option<Box<Problems>>>);
+/// The count of a report without problems, or the box of its problems.
+///
+/// A report of a successful emit keeps `handlers_run << 1 | 1`, which no
+/// box address equals because boxes are aligned; any other value is an owned
+/// `Box<Problems>` that also holds the count. This keeps a report at two
+/// words, and dropping a successful one is one inlined bit test.
+struct State {
+    word: NonNull<Problems>,
+    _owns: PhantomData<Box<Problems>>,
+}
 
-impl Drop for MaybeProblems {
+// SAFETY: a `State` is either a plain number or an owned `Box<Problems>`,
+// and `Problems` is `Send + Sync` (checked below), so it may be sent and
+// shared like the box.
+unsafe impl Send for State {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for State {}
+
+#[allow(dead_code)]
+fn assert_problems_are_send_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Vec<HandlerFailure>>();
+    check::<Option<Rejection>>();
+}
+
+impl State {
+    #[inline(always)]
+    fn count(handlers_run: usize) -> State {
+        let tagged = handlers_run << 1 | 1;
+        State {
+            // SAFETY: the lowest bit is set, so `tagged` is not zero.
+            word: unsafe { NonNull::new_unchecked(ptr::without_provenance_mut(tagged)) },
+            _owns: PhantomData,
+        }
+    }
+
     #[inline]
-    fn drop(&mut self) {
-        if self.0.is_some() {
-            // SAFETY: the box is dropped only here, once, and never used again.
-            unsafe { ManuallyDrop::drop(&mut self.0) }
+    fn boxed(problems: Box<Problems>) -> State {
+        let word = NonNull::from(Box::leak(problems));
+        debug_assert!(word.addr().get() & 1 == 0, "boxes are aligned");
+        State {
+            word,
+            _owns: PhantomData,
+        }
+    }
+
+    #[inline(always)]
+    fn problems(&self) -> Option<&Problems> {
+        if self.word.addr().get() & 1 == 1 {
+            return None;
+        }
+        // SAFETY: an even word is the pointer of a live box this state owns.
+        Some(unsafe { self.word.as_ref() })
+    }
+
+    #[inline]
+    fn handlers_run(&self) -> usize {
+        match self.problems() {
+            None => self.word.addr().get() >> 1,
+            Some(problems) => problems.handlers_run,
         }
     }
 }
 
-impl Deref for MaybeProblems {
-    type Target = Option<Box<Problems>>;
-
-    fn deref(&self) -> &Self::Target {
-        &self.0
+impl Drop for State {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if self.word.addr().get() & 1 == 0 {
+            drop_problems(self.word);
+        }
     }
 }
 
-impl DerefMut for MaybeProblems {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
+#[cold]
+#[inline(never)]
+fn drop_problems(problems: NonNull<Problems>) {
+    // SAFETY: `State` calls this once, with the pointer of the box it owns.
+    drop(unsafe { Box::from_raw(problems.as_ptr()) });
+}
+
+impl Clone for State {
+    fn clone(&self) -> State {
+        match self.problems() {
+            None => State {
+                word: self.word,
+                _owns: PhantomData,
+            },
+            Some(problems) => State::boxed(Box::new(problems.clone())),
+        }
     }
 }
 
 #[derive(Clone, Debug, Default)]
 struct Problems {
+    handlers_run: usize,
     failures: Vec<HandlerFailure>,
     rejected: Option<Rejection>,
     follow_ups: Vec<Report>,
@@ -80,7 +142,7 @@ struct Problems {
 /// processor and measurably slows every emit.
 pub(crate) struct Tally {
     handlers_run: usize,
-    problems: MaybeProblems,
+    problems: Option<Box<Problems>>,
 }
 
 impl Tally {
@@ -88,7 +150,7 @@ impl Tally {
     pub(crate) fn new() -> Tally {
         Tally {
             handlers_run: 0,
-            problems: MaybeProblems::default(),
+            problems: None,
         }
     }
 
@@ -136,19 +198,46 @@ impl Tally {
     }
 
     #[inline]
-    pub(crate) fn into_report(self, event: &'static str) -> Report {
+    pub(crate) fn into_report(self, event: &'static &'static str) -> Report {
+        let state = match self.problems {
+            None => State::count(self.handlers_run),
+            Some(problems) => with_problems(problems, self.handlers_run),
+        };
+        Report { event, state }
+    }
+}
+
+#[cold]
+fn with_problems(mut problems: Box<Problems>, handlers_run: usize) -> State {
+    problems.handlers_run = handlers_run;
+    State::boxed(problems)
+}
+
+impl Clone for Report {
+    fn clone(&self) -> Report {
         Report {
-            event,
-            handlers_run: self.handlers_run,
-            problems: self.problems,
+            event: self.event,
+            state: self.state.clone(),
         }
+    }
+}
+
+impl fmt::Debug for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Report")
+            .field("event", &self.event())
+            .field("handlers_run", &self.handlers_run())
+            .field("failures", &self.failures())
+            .field("rejected", &self.rejected())
+            .field("follow_ups", &self.follow_ups())
+            .finish()
     }
 }
 
 impl Report {
     /// Returns a report of an event that has no handlers.
     #[inline]
-    pub(crate) fn empty(event: &'static str) -> Report {
+    pub(crate) fn empty(event: &'static &'static str) -> Report {
         Tally::new().into_report(event)
     }
 
@@ -179,7 +268,7 @@ impl Report {
     /// assert_eq!(Bus::new().emit(OrderPlaced { order_id: 7 }).handlers_run(), 1);
     /// ```
     pub fn handlers_run(&self) -> usize {
-        self.handlers_run
+        self.state.handlers_run()
     }
 
     /// Returns the handlers that failed or could not run, in run order.
@@ -195,8 +284,8 @@ impl Report {
     /// assert_eq!(report.failures()[0].error(), &HandlerError::NeedsAsync);
     /// ```
     pub fn failures(&self) -> &[HandlerFailure] {
-        self.problems
-            .as_ref()
+        self.state
+            .problems()
             .map_or(&[], |problems| &problems.failures)
     }
 
@@ -218,7 +307,7 @@ impl Report {
     /// assert!(report.follow_ups()[0].rejected().is_some());
     /// ```
     pub fn rejected(&self) -> Option<&Rejection> {
-        self.problems.as_ref()?.rejected.as_ref()
+        self.state.problems()?.rejected.as_ref()
     }
 
     /// Returns `true` when every handler ran and succeeded, and so did the
@@ -238,7 +327,7 @@ impl Report {
     /// assert!(!Bus::new().emit(OrderPlaced { order_id: 0 }).is_ok());
     /// ```
     pub fn is_ok(&self) -> bool {
-        self.problems.is_none()
+        self.state.problems().is_none()
     }
 
     /// Returns the reports of follow-up events that did not succeed: events
@@ -276,15 +365,15 @@ impl Report {
     /// assert_eq!(follow_up.failures()[0].error().to_string(), "mail server unreachable");
     /// ```
     pub fn follow_ups(&self) -> &[Report] {
-        self.problems
-            .as_ref()
+        self.state
+            .problems()
             .map_or(&[], |problems| &problems.follow_ups)
     }
 
     fn write_indented(&self, f: &mut fmt::Formatter<'_>, indent: usize) -> fmt::Result {
         let pad = "  ".repeat(indent);
         if let Some(rejection) = self.rejected() {
-            return write!(f, "{pad}`{}` rejected: {rejection}", self.event);
+            return write!(f, "{pad}`{}` rejected: {rejection}", self.event());
         }
         let not_run = self
             .failures()
@@ -295,7 +384,8 @@ impl Report {
         write!(
             f,
             "{pad}`{}`: {} handler(s) ran, {failed} failed",
-            self.event, self.handlers_run
+            self.event(),
+            self.handlers_run()
         )?;
         if not_run > 0 {
             write!(f, ", {not_run} not run")?;
