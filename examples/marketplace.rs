@@ -10,20 +10,54 @@
 //!
 //! The program first prints the catalog: every registered event with its
 //! version, kind, description and fields, and the handlers of each event in
-//! the order a bus runs them. It then simulates a day and prints a summary.
-//! Users register, vendors create products and sync their stock from an ERP,
-//! customers place orders, an AI shopping assistant answers requests, and
-//! sellers finish training courses. The day is deterministic: the same
-//! `--seed` and `--orders` give the same counts (event ids and times differ
-//! between runs).
+//! the order the day's bus resolved for them. Each handler is listed with its
+//! priority, its `after` and `before` constraints, the retry, failure and
+//! timeout options of its `#[on]` attribute, the state types it takes and
+//! the file and line that define it. The program then simulates a day and
+//! prints a summary. Users register, vendors create products and sync their
+//! stock from an ERP, customers place orders, an AI shopping assistant
+//! answers requests, and sellers finish training courses. The day is
+//! deterministic: the same `--seed` and `--orders` give the same counts
+//! (event ids and times differ between runs).
+//!
+//! # State
+//!
+//! Handlers keep their data in state given to the bus with
+//! `Bus::builder().state(..)` and take it as `State<T>` parameters: the
+//! [`Inventory`] (units on hand per SKU and the units reserved for each
+//! unpaid order), the [`Ledger`] (one entry per captured payment) and the
+//! [`Day`] (the day's counters and the journal of handled envelopes). A
+//! state is shared read-only, so each one keeps its data behind a `Mutex`.
+//! [`build_bus`] gives every bus new state, so a day starts from zero and
+//! days on different threads never see each other's counts.
+//!
+//! # Follow-ups, order and failures
 //!
 //! Handlers chain: an order placed leads to a payment, the payment to a
-//! fulfilment, and the fulfilment to a shipping notification. Every event of
+//! fulfilment, and the fulfilment to a shipping notification. Handlers emit
+//! these follow-ups through their `Context` parameter, so every event of
 //! such a chain carries the id of its order's `OrderPlaced` event as
 //! correlation id and the id of the event that caused it as causation id.
-//! Orders paid with the card ending in [`DECLINED_CARD_LAST4`] are declined,
-//! and AI requests beyond [`DAILY_TOKEN_QUOTA`] are rejected, so the summary
-//! lists real handler failures.
+//!
+//! `payments.charge_card` has a higher priority than
+//! `inventory.reserve_stock`, but runs `after` it, so stock is reserved
+//! before the card is charged.
+//!
+//! Orders paid with the card ending in [`DECLINED_CARD_LAST4`] are declined:
+//! the charge releases the reservation, and its `on_failure = "log"` logs
+//! the decline instead of keeping the order as a dead letter, because the
+//! gateway's decline is final. AI requests beyond [`DAILY_TOKEN_QUOTA`] are
+//! rejected and kept in the bus's dead-letter store. The simulated ERP is
+//! busy on the first attempt to post the invoice of an order whose number is
+//! a multiple of [`ERP_BUSY_EVERY`], and on the second attempt too for a
+//! multiple of [`ERP_BUSY_TWICE_EVERY`]. The bus retries `erp.post_invoice`,
+//! which has three attempts with exponential backoff, so every post
+//! succeeds in the end.
+//!
+//! The summary lists the handler failures, counts the retried handler calls
+//! and the events in the dead-letter store, and reports as lost every failed
+//! event that the dead-letter policy should have kept but the store does not
+//! contain. Retries and failures are also logged to stderr through `tracing`.
 //!
 //! # Saving and replaying a day
 //!
@@ -32,26 +66,30 @@
 //! each event comes before the events its handlers emitted.
 //!
 //! `--read FILE` decodes each line with [`events::decode`] (by the `type` and
-//! `dataversion` attributes) and dispatches it to the same handlers. Because
-//! the file already holds the follow-ups, handlers do not emit follow-ups
-//! during a replay: the `OrderPlaced` handler still tries the payment (and
-//! still declines the same cards) but leaves the `PaymentSucceeded` event to
-//! the next line of the file. A replayed day therefore prints the same summary
-//! as the day that wrote the file, with the same event ids. Lines that cannot
-//! be decoded are listed in the summary with their line number and reason,
-//! and make the program exit with an error.
+//! `dataversion` attributes) and dispatches it to the same handlers on a new
+//! bus. Because the file already contains the follow-ups, handlers do not emit
+//! follow-ups during a replay: the `OrderPlaced` handlers still reserve stock
+//! and try the payment (and still decline the same cards) but leave the
+//! `PaymentSucceeded` event to the next line of the file. A replayed day
+//! therefore prints the same summary as the day that wrote the file, with
+//! the same event ids, retries and dead letters. Lines that cannot be
+//! decoded are listed in the summary with their line number and reason, and
+//! make the program exit with an error.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::{self, Write as _};
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use anyhow::{bail, Context as _};
 use clap::Parser;
-use events::{on, registry, Bus, Envelope, Event, EventId, EventInfo, Report};
+use events::policy::{Concurrency, OnFailure, Retry};
+use events::{
+    on, registry, Bus, Context, Envelope, Event, EventId, EventInfo, HandlerInfo, Report, State,
+};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom as _;
 use rand::{Rng as _, SeedableRng as _};
@@ -65,6 +103,15 @@ pub const DECLINED_CARD_LAST4: &str = "0002";
 /// AI assistant tokens (prompt plus completion) one user may spend per day.
 pub const DAILY_TOKEN_QUOTA: u64 = 15_000;
 
+/// The simulated ERP is busy on the first attempt to post the invoice of
+/// every order whose number is a multiple of this.
+pub const ERP_BUSY_EVERY: u64 = 7;
+
+/// The simulated ERP is busy on the first two attempts to post the invoice
+/// of every order whose number is a multiple of this. `erp.post_invoice`
+/// has three attempts, so these posts still succeed.
+pub const ERP_BUSY_TWICE_EVERY: u64 = 35;
+
 /// ISO 4217 code of every amount in the marketplace.
 const CURRENCY: &str = "EUR";
 
@@ -73,6 +120,18 @@ const FREE_SHIPPING_FROM_CENTS: u64 = 5_000;
 
 /// Shipping fee in cents for orders below [`FREE_SHIPPING_FROM_CENTS`].
 const SHIPPING_FEE_CENTS: u64 = 495;
+
+/// The `source` attribute of every envelope the marketplace bus creates.
+const SOURCE: &str = "https://marketplace.example/shop";
+
+/// Retry policy of handlers whose `#[on]` attribute sets none.
+const DEFAULT_RETRY: Retry = Retry::NONE;
+
+/// Final policy of handlers whose `#[on]` attribute sets no `on_failure`.
+const DEFAULT_ON_FAILURE: OnFailure = OnFailure::DeadLetter;
+
+/// Concurrency of `async` handlers whose attribute does not set `concurrent`.
+const DEFAULT_CONCURRENCY: Concurrency = Concurrency::Sequential;
 
 // ---------------------------------------------------------------------------
 // Events
@@ -251,34 +310,51 @@ pub struct CourseCompleted {
 }
 
 // ---------------------------------------------------------------------------
-// The bus and the state of one day
+// The bus and its state
 // ---------------------------------------------------------------------------
 
-/// The bus every handler emits follow-ups on.
+/// Builds a bus for one day, with new [`Day`], [`Inventory`] and [`Ledger`]
+/// state.
 ///
-/// `#[on]` handlers are free functions that receive only their event, so a
-/// handler that emits needs a bus it can reach: this static, built on first
-/// use. A bus never changes after it is built, so one instance serves every
-/// day and every thread.
-static BUS: OnceLock<Bus> = OnceLock::new();
-
-/// Returns the marketplace bus, building it on first use.
-pub fn bus() -> &'static Bus {
-    BUS.get_or_init(|| {
-        Bus::builder()
-            .source("https://marketplace.example/shop")
-            .build()
-            .expect("every marketplace event has a unique name and version")
-    })
+/// # Errors
+///
+/// Fails when the registered events and handlers do not make a valid bus,
+/// for example when two events share a name and version or an order
+/// constraint names an unknown handler.
+pub fn build_bus() -> anyhow::Result<Bus> {
+    Bus::builder()
+        .source(SOURCE)
+        .retry(DEFAULT_RETRY)
+        .on_failure(DEFAULT_ON_FAILURE)
+        .concurrency(DEFAULT_CONCURRENCY)
+        .state(Day::default())
+        .state(Inventory::default())
+        .state(Ledger::default())
+        .build()
+        .context("failed to build the marketplace bus")
 }
 
-/// Counters and records that the handlers of one day, live or replayed, keep.
+/// Locks a mutex of the state. A handler that panics while it holds the
+/// lock fails on its own, and every update leaves the data consistent, so a
+/// poisoned lock is used as it is.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The counters and records of one day, live or replayed.
 #[derive(Default)]
-struct DayState {
+pub struct Day {
+    /// Set by [`run_day`], so that a bus runs one day only.
+    started: AtomicBool,
     /// Whether the events come from a file, so handlers must not emit follow-ups.
-    replaying: bool,
+    replaying: AtomicBool,
     /// Whether the journal also keeps each envelope as a CloudEvents JSON line.
-    keep_json: bool,
+    keep_json: AtomicBool,
+    records: Mutex<DayRecords>,
+}
+
+#[derive(Default)]
+struct DayRecords {
     journal: Vec<JournalEntry>,
     json_lines: Vec<String>,
     totals: Totals,
@@ -286,6 +362,8 @@ struct DayState {
     failures: Vec<Failure>,
     tokens_by_user: HashMap<u64, u64>,
     last_notification_id: u64,
+    retried_calls: u64,
+    retry_attempts: u64,
 }
 
 /// The causal metadata of one handled envelope.
@@ -296,166 +374,357 @@ struct JournalEntry {
     causation_id: Option<EventId>,
 }
 
-thread_local! {
-    /// The day running on this thread.
-    ///
-    /// `run` installs a fresh state here and takes it back when the day ends,
-    /// so days on different threads (such as parallel tests) never see each
-    /// other's counts. A day runs on a current-thread Tokio runtime, so
-    /// every handler, `async` ones included, runs on the thread that called `run`.
-    static DAY: RefCell<Option<DayState>> = const { RefCell::new(None) };
-}
-
-/// Runs `update` on the state of the day running on this thread.
-///
-/// # Panics
-///
-/// Panics when no day is running on this thread. A bus catches the panic and
-/// reports it as a failure of the handler that called this function.
-fn with_day<R>(update: impl FnOnce(&mut DayState) -> R) -> R {
-    DAY.with(|day| {
-        let mut day = day.borrow_mut();
-        let day = day
-            .as_mut()
-            .expect("marketplace handlers count into a day, and only `run` starts one");
-        update(day)
-    })
-}
-
-/// Installs the state of a new day on this thread and removes it when dropped,
-/// so a failed day leaves nothing behind for the next one.
-struct DayGuard;
-
-impl DayGuard {
-    fn start(state: DayState) -> DayGuard {
-        DAY.with(|day| *day.borrow_mut() = Some(state));
-        DayGuard
+impl Day {
+    fn update<R>(&self, update: impl FnOnce(&mut DayRecords) -> R) -> R {
+        update(&mut lock(&self.records))
     }
 
-    fn finish(self) -> DayState {
-        DAY.with(|day| day.borrow_mut().take())
-            .expect("the day's state stays installed until the day finishes")
+    /// Returns whether handlers emit follow-ups: on a live day, not on a replay.
+    fn emits_follow_ups(&self) -> bool {
+        !self.replaying.load(Ordering::Relaxed)
     }
-}
 
-impl Drop for DayGuard {
-    fn drop(&mut self) {
-        DAY.with(|day| day.borrow_mut().take());
+    fn next_notification_id(&self) -> u64 {
+        self.update(|records| {
+            records.last_notification_id += 1;
+            records.last_notification_id
+        })
     }
-}
 
-/// Adds the failures of one emitted or dispatched event to the day,
-/// including those of the follow-ups its handlers emitted.
-fn record_report(report: &Report) {
-    if report.is_ok() {
-        return;
+    /// Counts one call of a handler that has a retry policy, by the attempt
+    /// number the bus gives it, counted from 1.
+    fn count_attempt(&self, attempt: u32) {
+        self.update(|records| {
+            if attempt == 2 {
+                records.retried_calls += 1;
+            }
+            if attempt >= 2 {
+                records.retry_attempts += 1;
+            }
+        });
     }
-    for follow_up in report.follow_ups() {
-        record_report(follow_up);
-    }
-    with_day(|day| {
-        for failure in report.failures() {
-            day.failures.push(Failure {
-                event: report.event().to_owned(),
-                handler: failure.handler().to_owned(),
-                error: failure.error().to_string(),
-            });
+
+    /// Adds the failures of one emitted or dispatched event to the day,
+    /// including those of the follow-ups its handlers emitted.
+    fn record_report(&self, report: &Report) {
+        if report.is_ok() {
+            return;
         }
-        if let Some(rejection) = report.rejected() {
-            day.failures.push(Failure {
-                event: report.event().to_owned(),
-                handler: "(no handler ran)".to_owned(),
-                error: rejection.to_string(),
-            });
+        for follow_up in report.follow_ups() {
+            self.record_report(follow_up);
         }
-    });
+        self.update(|records| {
+            for failure in report.failures() {
+                let on_failure = failure
+                    .handler_info()
+                    .on_failure()
+                    .unwrap_or(DEFAULT_ON_FAILURE);
+                records.failures.push(Failure {
+                    event: report.event().to_owned(),
+                    handler: failure.handler().to_owned(),
+                    error: failure.error().to_string(),
+                    attempts: failure.attempts(),
+                    on_failure: on_failure.to_string(),
+                });
+            }
+            if let Some(rejection) = report.rejected() {
+                // The bus keeps a rejected event in the dead-letter store.
+                records.failures.push(Failure {
+                    event: report.event().to_owned(),
+                    handler: "(no handler ran)".to_owned(),
+                    error: rejection.to_string(),
+                    attempts: 0,
+                    on_failure: OnFailure::DeadLetter.to_string(),
+                });
+            }
+        });
+    }
 }
 
-/// Emits a follow-up from a synchronous handler, unless the day is a replay.
+/// The warehouse stock: units on hand per SKU and the units reserved for
+/// orders that are not paid and shipped yet.
 ///
-/// Only events whose handlers are all synchronous may be emitted here: a
-/// synchronous emit skips `async` handlers and reports them as failures. The
-/// follow-up's report needs no handling here, because the bus adds a failed
-/// one to the report of the event being handled, which `record_report` reads.
-fn emit_follow_up<E: Event>(event: E) {
-    if with_day(|day| day.replaying) {
-        return;
-    }
-    bus().emit(event);
+/// A reservation takes what is on hand and counts the rest as backordered,
+/// so an order never fails for want of stock. A declined payment releases
+/// the reservation, and a fulfilment ships it.
+#[derive(Default)]
+pub struct Inventory {
+    book: Mutex<StockBook>,
 }
 
-/// Emits a follow-up from an `async` handler, unless the day is a replay.
-async fn emit_follow_up_async<E: Event>(event: E) {
-    if with_day(|day| day.replaying) {
-        return;
-    }
-    bus().emit_async(event).await;
+#[derive(Default)]
+struct StockBook {
+    /// Units on hand and not reserved, per SKU.
+    available: BTreeMap<String, u64>,
+    /// Units reserved per order, by SKU.
+    reservations: HashMap<u64, Vec<(String, u64)>>,
+    counts: StockCounts,
 }
 
-fn next_notification_id() -> u64 {
-    with_day(|day| {
-        day.last_notification_id += 1;
-        day.last_notification_id
-    })
+/// Unit movements of the warehouse during one day.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StockCounts {
+    /// Units received with new products.
+    pub received: u64,
+    /// Units reserved for orders.
+    pub reserved: u64,
+    /// Units ordered beyond the stock on hand.
+    pub backordered: u64,
+    /// Reserved units shipped with a fulfilment.
+    pub shipped: u64,
+    /// Reserved units returned to stock after a declined payment.
+    pub released: u64,
+    /// Units on hand and not reserved at the end of the day.
+    pub available: u64,
+    /// Units still reserved at the end of the day.
+    pub still_reserved: u64,
+}
+
+impl Inventory {
+    fn receive(&self, sku: &str, units: u32) {
+        let mut book = lock(&self.book);
+        *book.available.entry(sku.to_owned()).or_default() += u64::from(units);
+        book.counts.received += u64::from(units);
+    }
+
+    /// Reserves the lines of an order, each up to the units available.
+    fn reserve(&self, order_id: u64, lines: &[OrderLine]) {
+        let mut book = lock(&self.book);
+        let mut reserved = Vec::with_capacity(lines.len());
+        for line in lines {
+            let requested = u64::from(line.quantity);
+            let available = book.available.entry(line.sku.clone()).or_default();
+            let units = requested.min(*available);
+            *available -= units;
+            book.counts.reserved += units;
+            book.counts.backordered += requested - units;
+            if units > 0 {
+                reserved.push((line.sku.clone(), units));
+            }
+        }
+        book.reservations.insert(order_id, reserved);
+    }
+
+    /// Returns the reserved units of an order to stock.
+    fn release(&self, order_id: u64) {
+        let mut book = lock(&self.book);
+        for (sku, units) in book.reservations.remove(&order_id).unwrap_or_default() {
+            *book.available.entry(sku).or_default() += units;
+            book.counts.released += units;
+        }
+    }
+
+    /// Ships the reserved units of an order.
+    fn ship(&self, order_id: u64) {
+        let mut book = lock(&self.book);
+        let shipped: u64 = book
+            .reservations
+            .remove(&order_id)
+            .unwrap_or_default()
+            .iter()
+            .map(|(_, units)| units)
+            .sum();
+        book.counts.shipped += shipped;
+    }
+
+    /// Returns the day's unit movements and the stock left.
+    pub fn counts(&self) -> StockCounts {
+        let book = lock(&self.book);
+        StockCounts {
+            available: book.available.values().sum(),
+            still_reserved: book
+                .reservations
+                .values()
+                .flatten()
+                .map(|(_, units)| units)
+                .sum(),
+            ..book.counts.clone()
+        }
+    }
+}
+
+/// The payments captured during the day, one entry each, in the order they
+/// were booked.
+#[derive(Default)]
+pub struct Ledger {
+    entries: Mutex<Vec<LedgerEntry>>,
+}
+
+/// One captured payment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerEntry {
+    /// Payment reference of the gateway.
+    pub payment_id: String,
+    /// Order the payment is for.
+    pub order_id: u64,
+    /// Captured amount in cents.
+    pub amount_cents: u64,
+    /// Number of the ERP invoice, once `erp.post_invoice` posted the entry.
+    pub erp_invoice: Option<String>,
+}
+
+impl Ledger {
+    fn book(&self, payment: &PaymentSucceeded) {
+        lock(&self.entries).push(LedgerEntry {
+            payment_id: payment.payment_id.clone(),
+            order_id: payment.order_id,
+            amount_cents: payment.amount_cents,
+            erp_invoice: None,
+        });
+    }
+
+    /// Stores the ERP invoice number in the entry of the payment.
+    fn mark_posted(&self, payment_id: &str, invoice: String) -> Result<(), String> {
+        let mut entries = lock(&self.entries);
+        let entry = entries
+            .iter_mut()
+            .find(|entry| entry.payment_id == payment_id)
+            .ok_or_else(|| format!("payment {payment_id} has no ledger entry to post"))?;
+        entry.erp_invoice = Some(invoice);
+        Ok(())
+    }
+
+    /// Returns a copy of every entry.
+    pub fn entries(&self) -> Vec<LedgerEntry> {
+        lock(&self.entries).clone()
+    }
 }
 
 // ---------------------------------------------------------------------------
 // Handlers
 // ---------------------------------------------------------------------------
 
-/// Charges the customer's card and emits `PaymentSucceeded` when the gateway accepts it.
-#[on(OrderPlaced, name = "payments.charge_card", priority = 100)]
-async fn charge_card(order: &OrderPlaced) -> Result<(), String> {
-    with_day(|day| day.totals.payments_attempted += 1);
+/// Reserves the ordered units. Its priority is below that of
+/// `payments.charge_card`, and the charge's `after` constraint is what makes
+/// it run first.
+#[on(OrderPlaced, name = "inventory.reserve_stock", priority = 50)]
+fn reserve_stock(order: &OrderPlaced, inventory: State<Inventory>) {
+    inventory.reserve(order.order_id, &order.lines);
+}
+
+/// Charges the customer's card and emits `PaymentSucceeded` when the gateway
+/// accepts it. A declined card releases the order's reservation, and the
+/// decline is logged rather than kept as a dead letter: charging the same
+/// card again would be declined again.
+#[on(
+    OrderPlaced,
+    name = "payments.charge_card",
+    priority = 100,
+    after = "inventory.reserve_stock",
+    on_failure = "log"
+)]
+async fn charge_card(
+    order: &OrderPlaced,
+    day: State<Day>,
+    inventory: State<Inventory>,
+    cx: Context<'_>,
+) -> Result<(), String> {
+    day.update(|records| records.totals.payments_attempted += 1);
 
     // Stands in for the round trip to the payment gateway.
     tokio::task::yield_now().await;
 
     if order.card_last4 == DECLINED_CARD_LAST4 {
-        with_day(|day| day.totals.payments_declined += 1);
+        inventory.release(order.order_id);
+        day.update(|records| records.totals.payments_declined += 1);
         return Err(format!(
             "card ending {} declined for order {} ({} cents)",
             order.card_last4, order.order_id, order.total_cents
         ));
     }
 
-    emit_follow_up_async(PaymentSucceeded {
-        payment_id: format!("pay_{:08}", order.order_id),
-        order_id: order.order_id,
-        user_id: order.user_id,
-        amount_cents: order.total_cents,
-        currency: order.currency.clone(),
-        card_last4: order.card_last4.clone(),
-    })
-    .await;
+    if day.emits_follow_ups() {
+        cx.emit_async(PaymentSucceeded {
+            payment_id: format!("pay_{:08}", order.order_id),
+            order_id: order.order_id,
+            user_id: order.user_id,
+            amount_cents: order.total_cents,
+            currency: order.currency.clone(),
+            card_last4: order.card_last4.clone(),
+        })
+        .await;
+    }
     Ok(())
 }
 
 #[on(OrderPlaced, name = "analytics.count_order")]
-fn count_order(order: &OrderPlaced) {
+fn count_order(order: &OrderPlaced, day: State<Day>) {
     let units: u64 = order
         .lines
         .iter()
         .map(|line| u64::from(line.quantity))
         .sum();
-    with_day(|day| {
-        day.totals.orders += 1;
-        day.totals.units_ordered += units;
+    day.update(|records| {
+        records.totals.orders += 1;
+        records.totals.units_ordered += units;
     });
 }
 
-/// Books the revenue. It runs before `warehouse.fulfil`, so money is booked before goods leave.
+/// Books the payment. It runs before `warehouse.fulfil`, so money is booked
+/// before goods leave.
 #[on(PaymentSucceeded, name = "ledger.record_payment", priority = 100)]
-fn record_payment(payment: &PaymentSucceeded) {
-    with_day(|day| {
-        day.totals.payments_succeeded += 1;
-        day.totals.revenue_cents += payment.amount_cents;
-    });
+fn record_payment(payment: &PaymentSucceeded, ledger: State<Ledger>) {
+    ledger.book(payment);
 }
 
-/// Ships a paid order and emits `OrderFulfilled`, labelled with the order's correlation id.
+/// Posts the payment's ledger entry to the ERP as an invoice.
+///
+/// It runs after `ledger.record_payment`, which creates the entry. The
+/// simulated ERP is busy now and then (see [`ERP_BUSY_EVERY`]), so the bus
+/// tries the post up to three times, waiting 1 ms and then 2 ms in between.
+#[on(
+    PaymentSucceeded,
+    name = "erp.post_invoice",
+    after = "ledger.record_payment",
+    attempts = 3,
+    backoff = exponential("1ms", "20ms"),
+    timeout = "2s"
+)]
+async fn post_invoice(
+    payment: &PaymentSucceeded,
+    ledger: State<Ledger>,
+    day: State<Day>,
+    cx: Context<'_>,
+) -> Result<(), String> {
+    let attempt = cx.attempt();
+    day.count_attempt(attempt);
+
+    // Stands in for the HTTP call to the ERP.
+    tokio::task::yield_now().await;
+
+    if erp_is_busy(payment.order_id, attempt) {
+        return Err(format!(
+            "ERP returned 503 Service Unavailable for the invoice of order {} on attempt {attempt}",
+            payment.order_id
+        ));
+    }
+    ledger.mark_posted(&payment.payment_id, format!("INV-{:08}", payment.order_id))
+}
+
+/// Returns whether the simulated ERP rejects this attempt to post the
+/// invoice of an order as busy.
+fn erp_is_busy(order_id: u64, attempt: u32) -> bool {
+    match attempt {
+        1 => order_id.is_multiple_of(ERP_BUSY_EVERY),
+        2 => order_id.is_multiple_of(ERP_BUSY_TWICE_EVERY),
+        _ => false,
+    }
+}
+
+/// Ships the reserved units of a paid order and emits `OrderFulfilled`,
+/// labelled with the order's correlation id.
 #[on(PaymentSucceeded, name = "warehouse.fulfil")]
-fn fulfil(payment: &Envelope<PaymentSucceeded>) {
+fn fulfil(
+    payment: &Envelope<PaymentSucceeded>,
+    inventory: State<Inventory>,
+    day: State<Day>,
+    cx: Context,
+) {
+    inventory.ship(payment.order_id);
+    if !day.emits_follow_ups() {
+        return;
+    }
+
     // The payment was emitted by a handler of the order's `OrderPlaced`, so
     // its correlation id is that event's id. An envelope that starts a chain
     // has no correlation id, so its own id takes that role.
@@ -463,7 +732,10 @@ fn fulfil(payment: &Envelope<PaymentSucceeded>) {
     let carriers = ["DHL", "UPS", "PostNL"];
     let carrier = carriers[(payment.order_id % 3) as usize];
 
-    emit_follow_up(OrderFulfilled {
+    // Every handler of `OrderFulfilled` is synchronous, so the synchronous
+    // `emit` runs them all. The bus adds a failed follow-up's report to the
+    // report of the payment, which `Day::record_report` reads.
+    cx.emit(OrderFulfilled {
         order_id: payment.order_id,
         user_id: payment.user_id,
         shipment_id: format!("shp_{:08}", payment.order_id),
@@ -474,15 +746,18 @@ fn fulfil(payment: &Envelope<PaymentSucceeded>) {
 }
 
 #[on(OrderFulfilled, name = "analytics.count_fulfilment", priority = 10)]
-fn count_fulfilment(_: &OrderFulfilled) {
-    with_day(|day| day.totals.fulfilments += 1);
+fn count_fulfilment(_: &OrderFulfilled, day: State<Day>) {
+    day.update(|records| records.totals.fulfilments += 1);
 }
 
 /// Tells the customer that the parcel is on its way.
 #[on(OrderFulfilled, name = "notifications.send_shipping_notice")]
-fn send_shipping_notice(shipment: &OrderFulfilled) {
-    emit_follow_up(NotificationSent {
-        notification_id: next_notification_id(),
+fn send_shipping_notice(shipment: &OrderFulfilled, day: State<Day>, cx: Context) {
+    if !day.emits_follow_ups() {
+        return;
+    }
+    cx.emit(NotificationSent {
+        notification_id: day.next_notification_id(),
         user_id: shipment.user_id,
         channel: "email".to_owned(),
         template: "order_shipped".to_owned(),
@@ -491,19 +766,22 @@ fn send_shipping_notice(shipment: &OrderFulfilled) {
 }
 
 #[on(NotificationSent, name = "analytics.count_notification")]
-fn count_notification(_: &NotificationSent) {
-    with_day(|day| day.totals.notifications += 1);
+fn count_notification(_: &NotificationSent, day: State<Day>) {
+    day.update(|records| records.totals.notifications += 1);
 }
 
 #[on(UserRegistered, name = "analytics.count_user", priority = 10)]
-fn count_user(_: &UserRegistered) {
-    with_day(|day| day.totals.users_registered += 1);
+fn count_user(_: &UserRegistered, day: State<Day>) {
+    day.update(|records| records.totals.users_registered += 1);
 }
 
 #[on(UserRegistered, name = "notifications.send_welcome")]
-fn send_welcome(user: &UserRegistered) {
-    emit_follow_up(NotificationSent {
-        notification_id: next_notification_id(),
+fn send_welcome(user: &UserRegistered, day: State<Day>, cx: Context) {
+    if !day.emits_follow_ups() {
+        return;
+    }
+    cx.emit(NotificationSent {
+        notification_id: day.next_notification_id(),
         user_id: user.user_id,
         channel: "email".to_owned(),
         template: "welcome".to_owned(),
@@ -512,37 +790,49 @@ fn send_welcome(user: &UserRegistered) {
 }
 
 #[on(ProductCreated, name = "search.index_product")]
-fn index_product(_: &ProductCreated) {
-    with_day(|day| day.totals.products_created += 1);
+fn index_product(_: &ProductCreated, day: State<Day>) {
+    day.update(|records| records.totals.products_created += 1);
+}
+
+#[on(ProductCreated, name = "inventory.stock_product")]
+fn stock_product(product: &ProductCreated, inventory: State<Inventory>) {
+    inventory.receive(&product.sku, product.stock);
 }
 
 #[on(VendorSynced, name = "catalog.record_vendor_sync")]
-fn record_vendor_sync(sync: &VendorSynced) {
-    with_day(|day| {
-        day.totals.vendor_syncs += 1;
-        day.totals.vendor_items_created += u64::from(sync.items_created);
-        day.totals.vendor_items_updated += u64::from(sync.items_updated);
-        day.totals.vendor_items_failed += u64::from(sync.items_failed);
+fn record_vendor_sync(sync: &VendorSynced, day: State<Day>) {
+    day.update(|records| {
+        let totals = &mut records.totals;
+        totals.vendor_syncs += 1;
+        totals.vendor_items_created += u64::from(sync.items_created);
+        totals.vendor_items_updated += u64::from(sync.items_updated);
+        totals.vendor_items_failed += u64::from(sync.items_failed);
     });
 }
 
-/// Bills the tokens of a request to the user, rejecting use beyond [`DAILY_TOKEN_QUOTA`].
-#[on(AiRequestCompleted, name = "ai.bill_tokens")]
-async fn bill_tokens(request: &AiRequestCompleted) -> Result<(), String> {
+/// Bills the tokens of a request to the user, rejecting use beyond
+/// [`DAILY_TOKEN_QUOTA`]. A rejected request is kept in the dead-letter
+/// store, from where it can be billed once the user's quota is raised.
+#[on(
+    AiRequestCompleted,
+    name = "ai.bill_tokens",
+    on_failure = "dead_letter"
+)]
+async fn bill_tokens(request: &AiRequestCompleted, day: State<Day>) -> Result<(), String> {
     // Stands in for the call to the billing service.
     tokio::task::yield_now().await;
 
     let tokens = u64::from(request.prompt_tokens) + u64::from(request.completion_tokens);
-    let used_today = with_day(|day| {
-        day.totals.ai_requests += 1;
-        day.totals.ai_tokens += tokens;
-        let used = day.tokens_by_user.entry(request.user_id).or_default();
+    let used_today = day.update(|records| {
+        records.totals.ai_requests += 1;
+        records.totals.ai_tokens += tokens;
+        let used = records.tokens_by_user.entry(request.user_id).or_default();
         *used += tokens;
         *used
     });
 
     if used_today > DAILY_TOKEN_QUOTA {
-        with_day(|day| day.totals.ai_requests_over_quota += 1);
+        day.update(|records| records.totals.ai_requests_over_quota += 1);
         return Err(format!(
             "user {} is over the daily AI quota: {used_today} of {DAILY_TOKEN_QUOTA} tokens used",
             request.user_id
@@ -553,10 +843,13 @@ async fn bill_tokens(request: &AiRequestCompleted) -> Result<(), String> {
 
 /// Counts the course and emails the certificate.
 #[on(CourseCompleted, name = "lms.issue_certificate")]
-fn issue_certificate(course: &CourseCompleted) {
-    with_day(|day| day.totals.courses_completed += 1);
-    emit_follow_up(NotificationSent {
-        notification_id: next_notification_id(),
+fn issue_certificate(course: &CourseCompleted, day: State<Day>, cx: Context) {
+    day.update(|records| records.totals.courses_completed += 1);
+    if !day.emits_follow_ups() {
+        return;
+    }
+    cx.emit(NotificationSent {
+        notification_id: day.next_notification_id(),
         user_id: course.user_id,
         channel: "email".to_owned(),
         template: "course_certificate".to_owned(),
@@ -565,21 +858,24 @@ fn issue_certificate(course: &CourseCompleted) {
 }
 
 /// Records one envelope in the day's journal, as JSON too when the day is saved.
-fn record_in_journal<E: Event>(envelope: &Envelope<E>) -> Result<(), serde_json::Error> {
-    let json = if with_day(|day| day.keep_json) {
+fn record_in_journal<E: Event>(envelope: &Envelope<E>, day: &Day) -> Result<(), serde_json::Error> {
+    let json = if day.keep_json.load(Ordering::Relaxed) {
         Some(serde_json::to_string(envelope)?)
     } else {
         None
     };
-    with_day(|day| {
-        *day.events.entry(envelope.name().to_owned()).or_default() += 1;
-        day.journal.push(JournalEntry {
+    day.update(|records| {
+        *records
+            .events
+            .entry(envelope.name().to_owned())
+            .or_default() += 1;
+        records.journal.push(JournalEntry {
             name: envelope.name(),
             id: envelope.id().clone(),
             correlation_id: envelope.correlation_id().cloned(),
             causation_id: envelope.causation_id().cloned(),
         });
-        day.json_lines.extend(json);
+        records.json_lines.extend(json);
     });
     Ok(())
 }
@@ -592,8 +888,11 @@ fn record_in_journal<E: Event>(envelope: &Envelope<E>) -> Result<(), serde_json:
 macro_rules! journal_handler {
     ($function:ident, $event:ident, $name:tt) => {
         #[on($event, name = $name, priority = 1000)]
-        fn $function(envelope: &Envelope<$event>) -> Result<(), serde_json::Error> {
-            record_in_journal(envelope)
+        fn $function(
+            envelope: &Envelope<$event>,
+            day: State<Day>,
+        ) -> Result<(), serde_json::Error> {
+            record_in_journal(envelope, &day)
         }
     };
 }
@@ -676,15 +975,30 @@ impl Options {
     }
 }
 
-/// Simulates the day described by `options`, or replays the file of `--read`,
-/// and returns its summary.
+/// Builds a bus with [`build_bus`] and runs the day described by `options`
+/// on it with [`run_day`].
 ///
 /// # Errors
 ///
-/// Fails when both `read` and `write` are set, when the file of `read` cannot
-/// be read, or when the file of `write` cannot be written. Lines of the `read`
-/// file that cannot be decoded are not errors: the summary lists them.
+/// As for [`build_bus`] and [`run_day`].
 pub fn run(options: &Options) -> anyhow::Result<Summary> {
+    let bus = build_bus()?;
+    run_day(&bus, options)
+}
+
+/// Simulates the day described by `options` on `bus`, or replays the file of
+/// `--read`, and returns its summary.
+///
+/// `bus` must come from [`build_bus`] and not have run a day before,
+/// because its state keeps the counts of the day.
+///
+/// # Errors
+///
+/// Fails when the bus already ran a day or lacks the marketplace state,
+/// when both `read` and `write` are set, when the file of `read` cannot be
+/// read, or when the file of `write` cannot be written. Lines of the `read`
+/// file that cannot be decoded are not errors: the summary lists them.
+pub fn run_day(bus: &Bus, options: &Options) -> anyhow::Result<Summary> {
     if let (Some(read), Some(write)) = (&options.read, &options.write) {
         bail!(
             "`--read {}` and `--write {}` cannot be combined: a replay emits no new events to save",
@@ -692,41 +1006,56 @@ pub fn run(options: &Options) -> anyhow::Result<Summary> {
             write.display()
         );
     }
+    let Some(day) = bus.state::<Day>() else {
+        bail!("the bus has no `Day` state; build it with `build_bus`");
+    };
+    if day.started.swap(true, Ordering::Relaxed) {
+        bail!("the bus already ran a day and keeps its counts; build a new one with `build_bus`");
+    }
 
+    // The tokio timer serves the waits between retries and the timeouts of
+    // `async` handlers.
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .context("failed to start the Tokio runtime")?;
 
     if let Some(path) = &options.read {
         let (envelopes, undecodable) = read_day(path)?;
-        let guard = DayGuard::start(DayState {
-            replaying: true,
-            ..DayState::default()
-        });
-        runtime.block_on(replay_day(&envelopes));
-        return Ok(Summary::new(guard.finish(), undecodable));
+        day.replaying.store(true, Ordering::Relaxed);
+        runtime.block_on(replay_day(bus, day, &envelopes));
+        return Summary::new(bus, undecodable);
     }
 
-    let guard = DayGuard::start(DayState {
-        keep_json: options.write.is_some(),
-        ..DayState::default()
-    });
-    runtime.block_on(simulate_day(options.seed, options.orders));
-    let state = guard.finish();
+    day.keep_json
+        .store(options.write.is_some(), Ordering::Relaxed);
+    runtime.block_on(simulate_day(bus, options.seed, options.orders));
 
     if let Some(path) = &options.write {
-        write_day(path, &state.json_lines)?;
+        write_day(
+            path,
+            &day.update(|records| std::mem::take(&mut records.json_lines)),
+        )?;
     }
-    Ok(Summary::new(state, Vec::new()))
+    Summary::new(bus, Vec::new())
 }
 
 fn main() -> anyhow::Result<()> {
     let options = Options::parse();
+    // Retries and handler failures are logged to stderr, and the catalog and
+    // summary go to stdout.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::WARN)
+        .with_target(false)
+        .init();
+
+    let bus = build_bus()?;
     // The day runs before anything is printed, so that an unreadable file
     // shows only the error.
-    let summary = run(&options)?;
+    let summary = run_day(&bus, &options)?;
 
-    print!("{}", catalog());
+    print!("{}", catalog(&bus));
     println!();
     print!("{summary}");
 
@@ -810,26 +1139,25 @@ struct Customer {
     card_last4: &'static str,
 }
 
-/// The random choices of one day and the ids handed out so far.
-struct Simulation {
+/// The random choices of one day, the ids handed out so far, and the bus
+/// the day runs on.
+struct Simulation<'a> {
+    bus: &'a Bus,
+    day_state: &'a Day,
     rng: StdRng,
     products: Vec<Product>,
     customers: Vec<Customer>,
     last_ai_request_id: u64,
 }
 
-/// Emits an event that starts a chain, with a subject naming what it is about.
-async fn emit_root<E: Event>(event: E, subject: String) {
-    // The bus gives the envelope its own source, because none is set here.
-    let envelope = Envelope::new(event).with_subject(subject);
-    let report = bus().emit_envelope_async(envelope).await;
-    record_report(&report);
-}
-
 /// Plays a day: products first, then `orders` orders with registrations, AI
 /// requests, courses and ERP syncs in between.
-async fn simulate_day(seed: u64, orders: u64) {
+async fn simulate_day(bus: &Bus, seed: u64, orders: u64) {
     let mut day = Simulation {
+        bus,
+        day_state: bus
+            .state::<Day>()
+            .expect("`run_day` checked that the bus has the day's state"),
         rng: StdRng::seed_from_u64(seed),
         products: Vec::new(),
         customers: Vec::new(),
@@ -857,7 +1185,15 @@ async fn simulate_day(seed: u64, orders: u64) {
     }
 }
 
-impl Simulation {
+impl Simulation<'_> {
+    /// Emits an event that starts a chain, with a subject naming what it is about.
+    async fn emit_root<E: Event>(&self, event: E, subject: String) {
+        // The bus gives the envelope its own source, because none is set here.
+        let envelope = Envelope::new(event).with_subject(subject);
+        let report = self.bus.emit_envelope_async(envelope).await;
+        self.day_state.record_report(&report);
+    }
+
     async fn create_product(&mut self, index: usize, title: &str) {
         let vendor_id = VENDORS[index % VENDORS.len()].0;
         let product = ProductCreated {
@@ -873,7 +1209,7 @@ impl Simulation {
             price_cents: product.price_cents,
         });
         let subject = product.sku.clone();
-        emit_root(product, subject).await;
+        self.emit_root(product, subject).await;
     }
 
     async fn sync_vendor(&mut self, round: u64) {
@@ -898,7 +1234,7 @@ impl Simulation {
             duration_ms: self.rng.random_range(800..=45_000),
             first_error,
         };
-        emit_root(sync, format!("vendor-{vendor_id}")).await;
+        self.emit_root(sync, format!("vendor-{vendor_id}")).await;
     }
 
     async fn register_user(&mut self) {
@@ -927,7 +1263,7 @@ impl Simulation {
                 .to_owned(),
             referral_code,
         };
-        emit_root(user, format!("user-{user_id}")).await;
+        self.emit_root(user, format!("user-{user_id}")).await;
     }
 
     async fn place_order(&mut self, order_id: u64) {
@@ -964,7 +1300,7 @@ impl Simulation {
             currency: CURRENCY.to_owned(),
             card_last4: card_last4.to_owned(),
         };
-        emit_root(order, format!("order-{order_id}")).await;
+        self.emit_root(order, format!("order-{order_id}")).await;
     }
 
     async fn complete_ai_request(&mut self) {
@@ -990,7 +1326,7 @@ impl Simulation {
             completion_tokens,
             latency_ms: 180 + completion_tokens * 14 + self.rng.random_range(0..=400),
         };
-        emit_root(request, format!("user-{user_id}")).await;
+        self.emit_root(request, format!("user-{user_id}")).await;
     }
 
     async fn complete_course(&mut self) {
@@ -1003,7 +1339,7 @@ impl Simulation {
             score_percent: self.rng.random_range(60..=100),
             study_minutes: self.rng.random_range(25..=240),
         };
-        emit_root(course, format!("user-{user_id}")).await;
+        self.emit_root(course, format!("user-{user_id}")).await;
     }
 }
 
@@ -1048,10 +1384,10 @@ fn read_day(path: &Path) -> anyhow::Result<(Vec<events::DynEnvelope>, Vec<Undeco
 }
 
 /// Dispatches saved envelopes in file order. Handlers emit no follow-ups during a replay.
-async fn replay_day(envelopes: &[events::DynEnvelope]) {
+async fn replay_day(bus: &Bus, day: &Day, envelopes: &[events::DynEnvelope]) {
     for envelope in envelopes {
-        let report = bus().dispatch_async(envelope).await;
-        record_report(&report);
+        let report = bus.dispatch_async(envelope).await;
+        day.record_report(&report);
     }
 }
 
@@ -1060,6 +1396,9 @@ async fn replay_day(envelopes: &[events::DynEnvelope]) {
 // ---------------------------------------------------------------------------
 
 /// Counters kept by the handlers during a day.
+///
+/// The payments that succeeded, the revenue and the posted invoices are
+/// read from the [`Ledger`] when the day ends.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Totals {
     /// `OrderPlaced` events handled.
@@ -1074,6 +1413,8 @@ pub struct Totals {
     pub payments_declined: u64,
     /// Sum of the accepted charges in cents.
     pub revenue_cents: u64,
+    /// Payments posted to the ERP as invoices.
+    pub invoices_posted: u64,
     /// Orders handed to a carrier.
     pub fulfilments: u64,
     /// Notifications sent, of every template.
@@ -1100,7 +1441,7 @@ pub struct Totals {
     pub courses_completed: u64,
 }
 
-/// One handler that failed, or one event the bus rejected.
+/// One handler that failed on its last attempt, or one event the bus rejected.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Failure {
     /// Name of the event being handled.
@@ -1109,6 +1450,24 @@ pub struct Failure {
     pub handler: String,
     /// The handler's error message.
     pub error: String,
+    /// How many times the handler was tried: 0 if it did not run.
+    pub attempts: u32,
+    /// The handler's final policy, such as `dead_letter` or `log`.
+    pub on_failure: String,
+}
+
+/// One event in the bus's dead-letter store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadLetterEntry {
+    /// Name of the event.
+    pub event: String,
+    /// Name of the handler that failed, or `None` when the bus rejected the
+    /// event before any handler ran.
+    pub handler: Option<String>,
+    /// The error of the last attempt, or the rejection.
+    pub error: String,
+    /// How many times the handler was tried.
+    pub attempts: u32,
 }
 
 /// One event of a causal chain.
@@ -1145,6 +1504,18 @@ pub struct Summary {
     /// Handler failures, ordered by event and handler name and, within one
     /// handler, in the order they happened.
     pub failures: Vec<Failure>,
+    /// Unit movements of the warehouse, from the [`Inventory`].
+    pub stock: StockCounts,
+    /// Handler calls that needed more than one attempt.
+    pub retried_calls: u64,
+    /// Attempts after the first, over every handler call.
+    pub retry_attempts: u64,
+    /// The events in the bus's dead-letter store, ordered by event and
+    /// handler name and, within one handler, in the order they were kept.
+    pub dead_letters: Vec<DeadLetterEntry>,
+    /// Failed events that the dead-letter policy should have kept but the
+    /// store does not contain.
+    pub lost_events: u64,
     /// Events emitted by a handler rather than by the simulation.
     pub follow_ups: u64,
     /// Follow-ups whose causation id names no earlier event of the day, or whose
@@ -1158,24 +1529,70 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn new(state: DayState, undecodable: Vec<UndecodableLine>) -> Summary {
-        let chains = analyse_chains(&state.journal);
-        let mut failures = state.failures;
+    /// Collects the summary from the state and the dead-letter store of a
+    /// bus that ran a day.
+    fn new(bus: &Bus, undecodable: Vec<UndecodableLine>) -> anyhow::Result<Summary> {
+        let day = bus
+            .state::<Day>()
+            .context("the bus has no `Day` state; build it with `build_bus`")?;
+        let inventory = bus
+            .state::<Inventory>()
+            .context("the bus has no `Inventory` state; build it with `build_bus`")?;
+        let ledger = bus
+            .state::<Ledger>()
+            .context("the bus has no `Ledger` state; build it with `build_bus`")?;
+        let records = std::mem::take(&mut *lock(&day.records));
+
+        let chains = analyse_chains(&records.journal);
+        let mut failures = records.failures;
         // A live day records a failure when the emit that caused it returns,
         // which for a nested event is after its own follow-ups. A replay
         // records each event's failures in file order. Sorting by event and
         // handler (a stable sort) gives both days the same list.
         failures.sort_by(|a, b| (&a.event, &a.handler).cmp(&(&b.event, &b.handler)));
 
-        Summary {
-            totals: state.totals,
-            events: state.events,
+        let mut totals = records.totals;
+        let entries = ledger.entries();
+        totals.payments_succeeded = entries.len() as u64;
+        totals.revenue_cents = entries.iter().map(|entry| entry.amount_cents).sum();
+        totals.invoices_posted = entries
+            .iter()
+            .filter(|entry| entry.erp_invoice.is_some())
+            .count() as u64;
+
+        let mut dead_letters: Vec<DeadLetterEntry> = bus
+            .dead_letters()
+            .list()
+            .context("failed to list the dead letters of the day")?
+            .into_iter()
+            .map(|(_, letter)| DeadLetterEntry {
+                event: letter.event_name().to_owned(),
+                handler: letter.handler().map(str::to_owned),
+                error: letter.error().to_owned(),
+                attempts: letter.attempts(),
+            })
+            .collect();
+        dead_letters.sort_by(|a, b| (&a.event, &a.handler).cmp(&(&b.event, &b.handler)));
+        let to_keep = failures
+            .iter()
+            .filter(|failure| failure.on_failure == OnFailure::DeadLetter.to_string())
+            .count();
+        let lost_events = to_keep.saturating_sub(dead_letters.len()) as u64;
+
+        Ok(Summary {
+            totals,
+            events: records.events,
             failures,
+            stock: inventory.counts(),
+            retried_calls: records.retried_calls,
+            retry_attempts: records.retry_attempts,
+            dead_letters,
+            lost_events,
             follow_ups: chains.follow_ups,
             broken_links: chains.broken_links,
             longest_chain: chains.longest,
             undecodable,
-        }
+        })
     }
 
     /// Returns the number of envelopes handled, over every event.
@@ -1272,7 +1689,23 @@ impl fmt::Display for Summary {
             t.payments_attempted, t.payments_succeeded, t.payments_declined
         )?;
         writeln!(f, "  revenue              {}", money(t.revenue_cents))?;
+        writeln!(
+            f,
+            "  invoices posted      {} of {} payments",
+            t.invoices_posted, t.payments_succeeded
+        )?;
         writeln!(f, "  fulfilments          {}", t.fulfilments)?;
+        let stock = &self.stock;
+        writeln!(
+            f,
+            "  stock units          {} received, {} reserved, {} backordered, {} shipped, {} released",
+            stock.received, stock.reserved, stock.backordered, stock.shipped, stock.released
+        )?;
+        writeln!(
+            f,
+            "  stock at day end     {} available, {} still reserved",
+            stock.available, stock.still_reserved
+        )?;
         writeln!(f, "  notifications        {}", t.notifications)?;
         writeln!(f, "  users registered     {}", t.users_registered)?;
         writeln!(f, "  products created     {}", t.products_created)?;
@@ -1302,10 +1735,11 @@ impl fmt::Display for Summary {
         {
             writeln!(
                 f,
-                "  {} on {}: {}",
+                "  {} on {}: {} (on failure {})",
                 group[0].handler,
                 group[0].event,
-                group.len()
+                group.len(),
+                group[0].on_failure
             )?;
             for failure in group.iter().take(FAILURE_EXAMPLES) {
                 writeln!(f, "    - {}", failure.error)?;
@@ -1313,6 +1747,38 @@ impl fmt::Display for Summary {
             if group.len() > FAILURE_EXAMPLES {
                 writeln!(f, "    - ... and {} more", group.len() - FAILURE_EXAMPLES)?;
             }
+        }
+
+        let failed_after_retries = self
+            .failures
+            .iter()
+            .filter(|failure| failure.attempts > 1)
+            .count() as u64;
+        writeln!(f)?;
+        writeln!(
+            f,
+            "Retries: {} handler calls retried with {} extra attempts, {} succeeded on a retry",
+            self.retried_calls,
+            self.retry_attempts,
+            self.retried_calls.saturating_sub(failed_after_retries)
+        )?;
+        writeln!(
+            f,
+            "Dead letters: {} events kept in the store, {} lost",
+            self.dead_letters.len(),
+            self.lost_events
+        )?;
+        for group in self
+            .dead_letters
+            .chunk_by(|a, b| (&a.event, &a.handler) == (&b.event, &b.handler))
+        {
+            writeln!(
+                f,
+                "  {} on {}: {}",
+                group[0].handler.as_deref().unwrap_or("(no handler ran)"),
+                group[0].event,
+                group.len()
+            )?;
         }
 
         writeln!(f)?;
@@ -1348,10 +1814,14 @@ impl fmt::Display for Summary {
 // The catalog
 // ---------------------------------------------------------------------------
 
-/// Describes every registered event and its handlers in run order.
-pub fn catalog() -> String {
+/// Describes every registered event and the handlers `bus` runs for it, in
+/// the order the bus resolved from their priorities and order constraints.
+pub fn catalog(bus: &Bus) -> String {
     let events = registry::all();
-    let handler_count = registry::handlers().len();
+    let handler_count: usize = events
+        .iter()
+        .map(|info| bus.handlers_of_type(info.type_id()).len())
+        .sum();
     let mut out = String::new();
     // Writing to a `String` cannot fail.
     let _ = writeln!(
@@ -1359,8 +1829,13 @@ pub fn catalog() -> String {
         "Catalog: {} events, {handler_count} handlers",
         events.len()
     );
+    let _ = writeln!(
+        out,
+        "Handler options not listed take the bus defaults: retry {DEFAULT_RETRY}, \
+         on failure {DEFAULT_ON_FAILURE}, no timeout, {DEFAULT_CONCURRENCY}."
+    );
     for info in events {
-        let _ = describe_event(&mut out, info);
+        let _ = describe_event(&mut out, info, &bus.handlers_of_type(info.type_id()));
     }
     out
 }
@@ -1375,7 +1850,7 @@ fn first_paragraph(doc: &str) -> String {
     lines.join(" ")
 }
 
-fn describe_event(out: &mut String, info: &EventInfo) -> fmt::Result {
+fn describe_event(out: &mut String, info: &EventInfo, handlers: &[&HandlerInfo]) -> fmt::Result {
     writeln!(out)?;
     writeln!(out, "{} v{} ({})", info.name(), info.version(), info.kind())?;
     let summary = first_paragraph(info.doc());
@@ -1413,10 +1888,6 @@ fn describe_event(out: &mut String, info: &EventInfo) -> fmt::Result {
     }
 
     writeln!(out, "  handlers, in run order:")?;
-    let handlers: Vec<_> = registry::handlers()
-        .iter()
-        .filter(|handler| handler.event_type_id() == info.type_id())
-        .collect();
     if handlers.is_empty() {
         writeln!(out, "    (none)")?;
     }
@@ -1426,18 +1897,81 @@ fn describe_event(out: &mut String, info: &EventInfo) -> fmt::Result {
         .max()
         .unwrap_or(0);
     for handler in handlers {
-        writeln!(
-            out,
-            "    {:<width$}  priority {:>4}  {:<5}  takes {}",
-            handler.name(),
-            handler.priority(),
-            if handler.is_async() { "async" } else { "sync" },
-            if handler.takes_envelope() {
-                "&Envelope<E>"
-            } else {
-                "&E"
-            }
-        )?;
+        describe_handler(out, handler, width)?;
     }
     Ok(())
+}
+
+/// Writes one handler: its name, priority, event parameter and the state
+/// types it takes, then the options its `#[on]` attribute sets, if any, then
+/// where it is defined.
+fn describe_handler(out: &mut String, handler: &HandlerInfo, width: usize) -> fmt::Result {
+    let states: Vec<&str> = handler
+        .requirements()
+        .map(|requirement| short_type_name(requirement.type_name()))
+        .collect();
+    write!(
+        out,
+        "    {:<width$}  priority {:>4}  {:<5}  takes {:<12}",
+        handler.name(),
+        handler.priority(),
+        if handler.is_async() { "async" } else { "sync" },
+        if handler.takes_envelope() {
+            "&Envelope<E>"
+        } else {
+            "&E"
+        },
+    )?;
+    if states.is_empty() {
+        writeln!(out)?;
+    } else {
+        writeln!(out, "  state {}", states.join(", "))?;
+    }
+
+    let options = handler_options(handler);
+    if !options.is_empty() {
+        writeln!(out, "    {:<width$}  {}", "", options.join("; "))?;
+    }
+    writeln!(
+        out,
+        "    {:<width$}  defined at {}:{}",
+        "",
+        handler.file(),
+        handler.line()
+    )
+}
+
+/// Lists the order constraints and policies that a handler's `#[on]`
+/// attribute sets, such as `after ledger.record_payment`.
+fn handler_options(handler: &HandlerInfo) -> Vec<String> {
+    let mut options = Vec::new();
+    if !handler.after().is_empty() {
+        options.push(format!("after {}", handler.after().join(", ")));
+    }
+    if !handler.before().is_empty() {
+        options.push(format!("before {}", handler.before().join(", ")));
+    }
+    if let Some(retry) = handler.retry() {
+        options.push(format!("retry {retry}"));
+    }
+    if let Some(on_failure) = handler.on_failure() {
+        options.push(format!("on failure {on_failure}"));
+    }
+    if let Some(timeout) = handler.timeout() {
+        options.push(format!("timeout {timeout:?}"));
+    }
+    if let Some(concurrency) = handler.concurrency() {
+        options.push(concurrency.to_string());
+    }
+    options
+}
+
+/// Returns a type name without its module path: `Inventory` for
+/// `marketplace::Inventory`. Generic arguments keep their paths.
+fn short_type_name(type_name: &str) -> &str {
+    let base_end = type_name.find('<').unwrap_or(type_name.len());
+    let start = type_name[..base_end]
+        .rfind("::")
+        .map_or(0, |index| index + 2);
+    &type_name[start..]
 }

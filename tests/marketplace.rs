@@ -1,10 +1,11 @@
 //! Tests of the marketplace example: the counts of a simulated day, the
-//! causal links between its events, and saving and replaying a day.
+//! stock, ledger, retries and dead letters it leaves, the causal links
+//! between its events, saving and replaying a day, and the catalog.
 //!
-//! Every test in this binary shares the example's handlers and its static bus.
-//! The counters of a day live in a thread-local slot that `run` fills and
-//! empties again, and each test runs its days on its own test thread, so the
-//! tests may run in parallel without seeing each other's counts.
+//! Every test in this binary shares the example's registered handlers, but
+//! each day runs on its own bus from `build_bus`, whose state keeps that
+//! day's counts, so the tests may run in parallel without seeing each
+//! other's counts.
 
 #[allow(dead_code)]
 #[path = "../examples/marketplace.rs"]
@@ -15,7 +16,11 @@ use std::fs;
 use std::path::Path;
 
 use clap::Parser;
-use marketplace::{catalog, run, Options, Summary, DECLINED_CARD_LAST4};
+use events::registry;
+use marketplace::{
+    build_bus, catalog, run, run_day, Options, OrderPlaced, PaymentSucceeded, Summary,
+    DECLINED_CARD_LAST4, ERP_BUSY_EVERY, ERP_BUSY_TWICE_EVERY,
+};
 use serde_json::Value;
 
 const SEED: u64 = 7;
@@ -54,6 +59,34 @@ fn text<'a>(value: &'a Value, key: &str) -> &'a str {
     value[key]
         .as_str()
         .unwrap_or_else(|| panic!("`{key}` is a string in {value}"))
+}
+
+/// Returns the `data` of every saved line of event `name`.
+fn data_of<'a>(lines: &'a [Value], name: &str) -> Vec<&'a Value> {
+    lines
+        .iter()
+        .filter(|line| text(line, "type") == name)
+        .map(|line| &line["data"])
+        .collect()
+}
+
+/// Returns the section of the catalog that describes event `name`.
+fn catalog_section<'a>(catalog: &'a str, name: &str) -> &'a str {
+    catalog
+        .split("\n\n")
+        .find(|section| section.starts_with(&format!("{name} v")))
+        .unwrap_or_else(|| panic!("the catalog describes {name}"))
+}
+
+/// Returns the handler names of a catalog section, in the order listed.
+fn listed_handlers(section: &str) -> Vec<&str> {
+    section
+        .lines()
+        .skip_while(|line| !line.starts_with("  handlers, in run order:"))
+        .skip(1)
+        .filter(|line| line.contains(" priority "))
+        .map(|line| line.split_whitespace().next().expect("a handler name"))
+        .collect()
 }
 
 #[test]
@@ -122,6 +155,8 @@ fn day_reports_declines_and_quota_failures() {
         summary.failures.len() as u64,
         totals.payments_declined + totals.ai_requests_over_quota
     );
+    assert!(declines.iter().all(|failure| failure.on_failure == "log"));
+    assert!(declines.iter().all(|failure| failure.attempts == 1));
     assert_eq!(declines[0].event, "OrderPlaced");
     assert!(
         declines[0].error.starts_with(&format!(
@@ -403,24 +438,197 @@ fn options_reject_read_with_seed() {
 
 #[test]
 fn catalog_lists_events_with_handlers_in_run_order() {
-    let catalog = catalog();
-    let order_placed = catalog
-        .split("\n\n")
-        .find(|section| section.starts_with("OrderPlaced v1"))
-        .expect("the catalog describes OrderPlaced");
-    let position = |handler: &str| {
-        order_placed
-            .find(handler)
-            .unwrap_or_else(|| panic!("{handler} is listed under OrderPlaced"))
-    };
+    let bus = build_bus().expect("the marketplace bus builds");
+    let catalog = catalog(&bus);
+    let order_placed = catalog_section(&catalog, "OrderPlaced");
 
-    assert!(catalog.starts_with("Catalog: 9 events, 22 handlers\n"));
+    assert!(catalog.starts_with("Catalog: 9 events, 25 handlers\n"));
     assert!(order_placed.starts_with("OrderPlaced v1 (integration)\n"));
     assert!(order_placed.contains("lines           Vec<OrderLine>  Ordered products."));
-    assert!(position("journal.order_placed") < position("payments.charge_card"));
-    assert!(position("payments.charge_card") < position("analytics.count_order"));
-    assert!(order_placed.contains("payments.charge_card   priority  100  async  takes &E"));
-    assert!(catalog.contains("warehouse.fulfil           priority    0  sync   takes &Envelope<E>"));
+    assert_eq!(
+        listed_handlers(order_placed),
+        [
+            "journal.order_placed",
+            "inventory.reserve_stock",
+            "payments.charge_card",
+            "analytics.count_order"
+        ]
+    );
+    assert!(order_placed.contains(
+        "payments.charge_card     priority  100  async  takes &E            state Day, Inventory\n"
+    ));
+    assert!(catalog.contains(
+        "warehouse.fulfil           priority    0  sync   takes &Envelope<E>  state Inventory, Day\n"
+    ));
+}
+
+#[test]
+fn catalog_follows_bus_run_order() {
+    let bus = build_bus().expect("the marketplace bus builds");
+    let catalog = catalog(&bus);
+
+    for info in registry::all() {
+        let section = catalog_section(&catalog, info.name());
+        let resolved: Vec<&str> = bus
+            .handlers_of_type(info.type_id())
+            .iter()
+            .map(|handler| handler.name())
+            .collect();
+        assert_eq!(
+            listed_handlers(section),
+            resolved,
+            "handlers of {}",
+            info.name()
+        );
+    }
+}
+
+#[test]
+fn after_constraint_overrides_priority() {
+    let bus = build_bus().expect("the marketplace bus builds");
+    let handlers = bus.handlers_of::<OrderPlaced>();
+    let position = |name: &str| {
+        handlers
+            .iter()
+            .position(|handler| handler.name() == name)
+            .unwrap_or_else(|| panic!("{name} handles OrderPlaced"))
+    };
+    let reserve = handlers[position("inventory.reserve_stock")];
+    let charge = handlers[position("payments.charge_card")];
+
+    assert!(charge.priority() > reserve.priority());
+    assert_eq!(charge.after(), ["inventory.reserve_stock"]);
+    assert!(position("inventory.reserve_stock") < position("payments.charge_card"));
+}
+
+#[test]
+fn catalog_shows_handler_policies() {
+    let bus = build_bus().expect("the marketplace bus builds");
+    let catalog = catalog(&bus);
+    let order_placed = catalog_section(&catalog, "OrderPlaced");
+    let payment = catalog_section(&catalog, "PaymentSucceeded");
+    let ai_request = catalog_section(&catalog, "AIRequestCompleted");
+
+    assert!(catalog.contains(
+        "Handler options not listed take the bus defaults: retry 1 attempt, on failure dead_letter, no timeout, sequential.\n"
+    ));
+    assert!(order_placed.contains("  after inventory.reserve_stock; on failure log\n"));
+    assert!(payment.contains(
+        "  after ledger.record_payment; retry 3 attempts, exponential 1ms up to 20ms; timeout 2s\n"
+    ));
+    assert!(ai_request.contains("  on failure dead_letter\n"));
+    assert!(payment.contains("takes &E            state Ledger, Day\n"));
+    assert!(payment.contains("  defined at "));
+    assert_eq!(
+        payment.matches("  defined at ").count(),
+        bus.handlers_of::<PaymentSucceeded>().len(),
+        "every handler has a source location"
+    );
+    let erp = bus
+        .handlers_of::<PaymentSucceeded>()
+        .into_iter()
+        .find(|handler| handler.name() == "erp.post_invoice")
+        .expect("erp.post_invoice handles PaymentSucceeded");
+    assert!(payment.contains(&format!("marketplace.rs:{}\n", erp.line())));
+}
+
+#[test]
+fn day_retries_busy_erp_posts() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let path = directory.path().join("day.jsonl");
+    let summary = saved_day(&path);
+    let lines = read_json_lines(&path);
+    let paid_orders: Vec<u64> = data_of(&lines, "PaymentSucceeded")
+        .iter()
+        .map(|data| data["order_id"].as_u64().expect("an order number"))
+        .collect();
+    let busy_once = paid_orders
+        .iter()
+        .filter(|order_id| order_id.is_multiple_of(ERP_BUSY_EVERY))
+        .count() as u64;
+    let busy_twice = paid_orders
+        .iter()
+        .filter(|order_id| order_id.is_multiple_of(ERP_BUSY_TWICE_EVERY))
+        .count() as u64;
+
+    assert!(
+        busy_twice > 0,
+        "seed {SEED} has a post that needs two retries"
+    );
+    assert_eq!(summary.retried_calls, busy_once);
+    assert_eq!(summary.retry_attempts, busy_once + busy_twice);
+    assert_eq!(
+        summary.totals.invoices_posted,
+        summary.totals.payments_succeeded
+    );
+    assert!(summary
+        .failures
+        .iter()
+        .all(|failure| failure.handler != "erp.post_invoice"));
+    assert!(summary.to_string().contains(&format!(
+        "Retries: {busy_once} handler calls retried with {} extra attempts, {busy_once} succeeded on a retry\n",
+        busy_once + busy_twice
+    )));
+}
+
+#[test]
+fn day_loses_no_failed_events() {
+    // The default day, because seed 7 with 120 orders has no request over the quota.
+    let summary = run(&Options::day(42, 200)).expect("a live day needs no files");
+    let over_quota = summary.totals.ai_requests_over_quota;
+
+    assert!(over_quota > 0, "seed 42 has requests over the quota");
+    assert_eq!(summary.lost_events, 0);
+    assert_eq!(summary.dead_letters.len() as u64, over_quota);
+    for letter in &summary.dead_letters {
+        assert_eq!(letter.event, "AIRequestCompleted");
+        assert_eq!(letter.handler.as_deref(), Some("ai.bill_tokens"));
+        assert_eq!(letter.attempts, 1);
+        assert!(
+            letter.error.contains("over the daily AI quota"),
+            "{}",
+            letter.error
+        );
+    }
+    assert!(summary.to_string().contains(&format!(
+        "Dead letters: {over_quota} events kept in the store, 0 lost\n"
+    )));
+}
+
+#[test]
+fn stock_balances_at_day_end() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let path = directory.path().join("day.jsonl");
+    let summary = saved_day(&path);
+    let lines = read_json_lines(&path);
+    let stock = &summary.stock;
+    let received: u64 = data_of(&lines, "ProductCreated")
+        .iter()
+        .map(|data| data["stock"].as_u64().expect("units"))
+        .sum();
+
+    assert_eq!(stock.received, received);
+    assert_eq!(
+        stock.reserved + stock.backordered,
+        summary.totals.units_ordered
+    );
+    assert_eq!(stock.reserved, stock.shipped + stock.released);
+    assert_eq!(stock.still_reserved, 0);
+    assert_eq!(stock.available, stock.received - stock.shipped);
+    assert!(stock.released > 0, "declined orders return their units");
+}
+
+#[test]
+fn bus_runs_one_day_only() {
+    let bus = build_bus().expect("the marketplace bus builds");
+    run_day(&bus, &Options::day(SEED, 5)).expect("a live day needs no files");
+
+    let error = run_day(&bus, &Options::day(SEED, 5)).expect_err("the bus keeps the first day");
+
+    assert!(
+        error.to_string().contains("already ran a day"),
+        "unexpected error: {error}"
+    );
 }
 
 #[test]
