@@ -988,8 +988,28 @@ impl Bus {
         if route.needs_envelope {
             return self.emit_in_envelope(route, event);
         }
-        let frame = Frame::lazy(E::NAME);
-        self.run_sync(route, &route.handlers, Input::of_payload(&event), &frame)
+        self.emit_payload(route, Input::of_payload(&event))
+    }
+
+    /// Runs the handlers of an event emitted without an envelope. Not generic,
+    /// so that each event type's `emit` is only the route lookup and this call.
+    fn emit_payload(&self, route: &Route, input: Input<'_>) -> Report {
+        if frame::is_nested() {
+            return self.emit_payload_nested(route, input);
+        }
+        // An event emitted outside of any handler has depth 0, within every
+        // limit, and no parent to hand a failed report to.
+        let frame = Frame::top(route.event.name());
+        self.run_handlers(route, &route.handlers, input, &frame)
+            .into_report(route.event.name_ref())
+    }
+
+    /// Runs the handlers of an event emitted without an envelope from inside
+    /// a handler, linking it to that handler's event.
+    #[inline(never)]
+    fn emit_payload_nested(&self, route: &Route, input: Input<'_>) -> Report {
+        let frame = Frame::lazy(route.event.name());
+        self.run_sync(route, &route.handlers, input, &frame)
     }
 
     /// Builds the envelope that some handler of `E` takes, then runs the
@@ -1473,63 +1493,76 @@ impl Bus {
         input: Input<'_>,
         frame: &Frame,
     ) -> Report {
-        let event = route.event.name_ref();
-        let mut tally = Tally::new();
-        if frame.depth > self.inner.max_depth {
-            tally = self.reject_depth(route, input, frame);
+        let tally = if frame.depth > self.inner.max_depth {
+            self.reject_depth(route, input, frame)
         } else {
-            #[cfg(feature = "metrics")]
-            crate::metrics::event_handled(*event);
-            // With debug spans wanted, every handler takes the path that opens one.
-            let traced = tracing::level_enabled!(tracing::Level::DEBUG);
-            let span = self.event_span(traced, route, frame);
-            let _in_span = span.enter();
-            let mut node = frame::Node::new(frame);
-            let entered = node.enter();
-            let mut stopped_by = None;
-            for handler in handlers {
-                if let Some(by) = stopped_by {
-                    tally = tally.record_failure(not_run(handler, HandlerError::Stopped(by)));
-                    continue;
-                }
-                #[cfg(feature = "metrics")]
-                let started = std::time::Instant::now();
-                let outcome = match handler.call {
-                    RouteCall::Sync(call) if handler.retry.max_attempts() == 1 && !traced => {
-                        run_caught(|| call(input, &self.call(handler, 1)))
-                    }
-                    RouteCall::Async(_) => {
-                        tally = tally.record_failure(not_run(handler, HandlerError::NeedsAsync));
-                        continue;
-                    }
-                    _ => self.run_retrying_sync(handler, input, frame),
-                };
-                #[cfg(feature = "metrics")]
-                crate::metrics::handler_ran(
-                    *event,
-                    handler.info.name(),
-                    outcome.is_ok(),
-                    started.elapsed(),
-                );
-                tally = match outcome {
-                    Ok(()) => tally.record_ok(),
-                    Err(error) => {
-                        let failure = self.fail(route, handler, input, frame, *error, None);
-                        if handler.on_failure == OnFailure::Stop {
-                            stopped_by = Some(handler.info.name());
-                        }
-                        tally.record_failure(failure)
-                    }
-                };
-            }
-            drop(entered);
-            tally = tally.add_follow_ups(frame);
-        }
-        let report = tally.into_report(event);
+            self.run_handlers(route, handlers, input, frame)
+        };
+        let report = tally.into_report(route.event.name_ref());
         if !report.is_ok() {
             frame::hand_to_parent(&report);
         }
         report
+    }
+
+    /// Runs synchronous handlers with `frame` as the current frame.
+    #[inline(always)]
+    fn run_handlers(
+        &self,
+        route: &Route,
+        handlers: &[RouteHandler],
+        input: Input<'_>,
+        frame: &Frame,
+    ) -> Tally {
+        let mut tally = Tally::new();
+        #[cfg(feature = "metrics")]
+        crate::metrics::event_handled(route.event.name());
+        // With debug spans wanted, every handler takes the path that opens one.
+        let traced = tracing::level_enabled!(tracing::Level::DEBUG);
+        let span = self.event_span(traced, route, frame);
+        let _in_span = span.enter();
+        let mut node = frame::Node::new(frame);
+        let entered = node.enter();
+        let mut stopped_by = None;
+        for handler in handlers {
+            if let Some(by) = stopped_by {
+                tally = tally.record_failure(not_run(handler, HandlerError::Stopped(by)));
+                continue;
+            }
+            #[cfg(feature = "metrics")]
+            let started = std::time::Instant::now();
+            let outcome = match handler.call {
+                RouteCall::Sync(call) if handler.retry.max_attempts() == 1 && !traced => {
+                    run_caught(|| call(input, &self.call(handler, 1)))
+                }
+                RouteCall::Async(_) => {
+                    tally = tally.record_failure(not_run(handler, HandlerError::NeedsAsync));
+                    continue;
+                }
+                _ => self.run_retrying_sync(handler, input, frame),
+            };
+            #[cfg(feature = "metrics")]
+            crate::metrics::handler_ran(
+                route.event.name(),
+                handler.info.name(),
+                outcome.is_ok(),
+                started.elapsed(),
+            );
+            tally = match outcome {
+                Ok(()) => tally.record_ok(),
+                Err(error) => {
+                    let failure = self.fail(route, handler, input, frame, *error, None);
+                    if handler.on_failure == OnFailure::Stop {
+                        stopped_by = Some(handler.info.name());
+                    }
+                    tally.record_failure(failure)
+                }
+            };
+        }
+        drop(entered);
+        tally = tally.add_follow_ups(frame);
+
+        tally
     }
 
     #[inline]
@@ -1593,7 +1626,7 @@ impl Bus {
             return report;
         }
         #[cfg(feature = "metrics")]
-        crate::metrics::event_handled(*event);
+        crate::metrics::event_handled(route.event.name());
         let traced = tracing::level_enabled!(tracing::Level::DEBUG);
         let span = self.event_span(traced, route, &frame);
         let mut tally = Tally::new();
@@ -2041,6 +2074,7 @@ impl fmt::Debug for Bus {
     }
 }
 
+#[inline(always)]
 pub(crate) fn run_caught<T>(
     call: impl FnOnce() -> Result<T, Box<HandlerError>>,
 ) -> Result<T, Box<HandlerError>> {

@@ -33,14 +33,21 @@ pub(crate) struct Frame {
 }
 
 impl Drop for Frame {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         if self.state.get().is_some() {
-            // SAFETY: `state` is dropped only here, once, and the frame is
-            // not used afterwards.
-            unsafe { ManuallyDrop::drop(&mut self.state) }
+            drop_state(&mut self.state);
         }
     }
+}
+
+/// Drops the state of a frame that set one up, out of line so that dropping
+/// a frame without state stays one inlined check.
+#[cold]
+#[inline(never)]
+fn drop_state(state: &mut ManuallyDrop<OnceLock<FrameState>>) {
+    // SAFETY: `Frame::drop` calls this once, and the frame is not used afterwards.
+    unsafe { ManuallyDrop::drop(state) }
 }
 
 struct FrameState {
@@ -90,11 +97,18 @@ impl Frame {
                     Some(link.causation),
                 ))),
             },
-            None => Frame {
-                name,
-                depth: 0,
-                state: ManuallyDrop::new(OnceLock::new()),
-            },
+            None => Frame::top(name),
+        }
+    }
+
+    /// Creates the frame of an event emitted without an envelope outside of
+    /// any handler, which starts a chain.
+    #[inline(always)]
+    pub(crate) fn top(name: &'static str) -> Frame {
+        Frame {
+            name,
+            depth: 0,
+            state: ManuallyDrop::new(OnceLock::new()),
         }
     }
 
@@ -140,6 +154,13 @@ impl Frame {
     /// Returns the causation id of the event, if it has a parent.
     pub(crate) fn causation(&self) -> Option<EventId> {
         self.state.get()?.causation.clone()
+    }
+
+    /// Returns whether the frame set up its state, which holds the reports
+    /// of failed follow-ups. A frame without state has none.
+    #[inline(always)]
+    pub(crate) fn has_state(&self) -> bool {
+        self.state.get().is_some()
     }
 
     /// Takes the reports of failed follow-ups recorded so far.
@@ -258,6 +279,13 @@ pub(crate) fn parent_link() -> Option<ParentLink> {
 /// on this thread.
 pub(crate) fn current_ids() -> Option<(EventId, EventId)> {
     with_current(Frame::ids)
+}
+
+/// Returns whether a handler is running on this thread, so that a new event
+/// is a follow-up.
+#[inline(always)]
+pub(crate) fn is_nested() -> bool {
+    !CURRENT.with(Cell::get).is_null()
 }
 
 #[inline]

@@ -180,8 +180,17 @@ impl Tally {
     }
 
     /// Moves the reports of failed follow-ups recorded in `frame` into the tally.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add_follow_ups(self, frame: &Frame) -> Tally {
+        if frame.has_state() {
+            self.take_follow_ups(frame)
+        } else {
+            self
+        }
+    }
+
+    #[inline(never)]
+    fn take_follow_ups(self, frame: &Frame) -> Tally {
         self.add_reports(frame.take_follow_ups())
     }
 
