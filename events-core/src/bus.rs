@@ -19,7 +19,7 @@ use crate::dead_letter::{
 use crate::decode::{DecodeError, DynEnvelope};
 use crate::envelope::{self, Envelope, Metadata};
 use crate::event::{Event, EventInfo};
-use crate::frame::{self, Frame, Scoped};
+use crate::frame::{self, Frame, Scoped, Seed};
 use crate::handler::{
     AsyncEntry, Call, HandlerError, HandlerFn, HandlerInfo, HandlerReturn, Input, Outcome,
     SyncEntry,
@@ -135,6 +135,8 @@ struct Route {
 struct RouteHandler {
     info: &'static HandlerInfo,
     call: RouteCall,
+    /// `retry.max_attempts() == 1`, kept apart for the emit fast path.
+    single_attempt: bool,
     retry: Retry,
     on_failure: OnFailure,
     timeout: Option<Duration>,
@@ -652,6 +654,7 @@ impl BusBuilder {
             concurrent: matches!(call, RouteCall::Async(_))
                 && info.concurrency().unwrap_or(self.concurrency) == Concurrency::Concurrent,
             call,
+            single_attempt: info.retry().unwrap_or(self.retry).max_attempts() == 1,
             retry: info.retry().unwrap_or(self.retry),
             on_failure: info.on_failure().unwrap_or(self.on_failure),
             timeout: info.timeout().or(self.timeout),
@@ -1514,13 +1517,41 @@ impl Bus {
         input: Input<'_>,
         frame: &Frame,
     ) -> Tally {
-        let mut tally = Tally::new();
         #[cfg(feature = "metrics")]
         crate::metrics::event_handled(route.event.name());
-        // With debug spans wanted, every handler takes the path that opens one.
-        let traced = tracing::level_enabled!(tracing::Level::DEBUG);
-        let span = self.event_span(traced, route, frame);
+        if tracing::level_enabled!(tracing::Level::DEBUG) {
+            return self.run_handlers_traced(route, handlers, input, frame);
+        }
+        self.run_handlers_in(route, handlers, input, frame, false)
+    }
+
+    /// Runs synchronous handlers inside an `event` span, each in a `handler` span.
+    #[cold]
+    #[inline(never)]
+    fn run_handlers_traced(
+        &self,
+        route: &Route,
+        handlers: &[RouteHandler],
+        input: Input<'_>,
+        frame: &Frame,
+    ) -> Tally {
+        let span = self.event_span(true, route, frame);
         let _in_span = span.enter();
+        self.run_handlers_in(route, handlers, input, frame, true)
+    }
+
+    /// Runs synchronous handlers. With `traced`, every handler takes the
+    /// path that opens a span for it.
+    #[inline(always)]
+    fn run_handlers_in(
+        &self,
+        route: &Route,
+        handlers: &[RouteHandler],
+        input: Input<'_>,
+        frame: &Frame,
+        traced: bool,
+    ) -> Tally {
+        let mut tally = Tally::new();
         let mut node = frame::Node::new(frame);
         let entered = node.enter();
         let mut stopped_by = None;
@@ -1532,7 +1563,7 @@ impl Bus {
             #[cfg(feature = "metrics")]
             let started = std::time::Instant::now();
             let outcome = match handler.call {
-                RouteCall::Sync(call) if handler.retry.max_attempts() == 1 && !traced => {
+                RouteCall::Sync(call) if handler.single_attempt && !traced => {
                     run_caught(|| call(input, &self.call(handler, 1)))
                 }
                 RouteCall::Async(_) => {
@@ -1598,7 +1629,7 @@ impl Bus {
                 Ok(()) => return Ok(()),
                 Err(error) if attempt < attempts && !error.is_not_run() => {
                     let delay = handler.retry.backoff_policy().delay(attempt);
-                    warn_retry(handler, frame, attempt, &error, delay);
+                    warn_retry(handler, &frame.seed(), attempt, &error, delay);
                     if !delay.is_zero() {
                         std::thread::sleep(delay);
                     }
@@ -1629,6 +1660,9 @@ impl Bus {
         crate::metrics::event_handled(route.event.name());
         let traced = tracing::level_enabled!(tracing::Level::DEBUG);
         let span = self.event_span(traced, route, &frame);
+        // Handlers run in frames made from this seed: a `&Frame` held across
+        // `await` would make the future not `Send`.
+        let seed = frame.seed();
         let mut tally = Tally::new();
         let mut stopped_by = None;
         let mut index = 0;
@@ -1653,7 +1687,7 @@ impl Bus {
             let runs = if group.len() == 1 {
                 vec![
                     tracing::Instrument::instrument(
-                        self.run_one_async(handler, input, &frame),
+                        self.run_one_async(handler, input, &seed),
                         span.clone(),
                     )
                     .await,
@@ -1661,7 +1695,7 @@ impl Bus {
             } else {
                 crate::join::join_all(group.iter().map(|handler| {
                     tracing::Instrument::instrument(
-                        self.run_one_async(handler, input, &frame),
+                        self.run_one_async(handler, input, &seed),
                         span.clone(),
                     )
                 }))
@@ -1705,7 +1739,7 @@ impl Bus {
         &self,
         handler: &RouteHandler,
         input: Input<'_>,
-        frame: &Frame,
+        seed: &Seed,
     ) -> AsyncRun {
         let first_at = Utc::now();
         let attempts = handler.retry.max_attempts();
@@ -1716,7 +1750,8 @@ impl Bus {
             let call = self.call(handler, attempt);
             #[cfg(feature = "metrics")]
             let clock = std::time::Instant::now();
-            let started = frame::within(frame, || match &handler.call {
+            let attempt_frame = seed.frame();
+            let started = frame::within(&attempt_frame, || match &handler.call {
                 RouteCall::Sync(entry) => run_caught(|| entry(input, &call)).map(|()| None),
                 RouteCall::Replaced(entry) => run_caught(|| entry(input)).map(|()| None),
                 RouteCall::Async(entry) => run_caught(|| Ok(entry(input, &call))).map(Some),
@@ -1724,7 +1759,7 @@ impl Bus {
             let outcome = match started {
                 Ok(Some(future)) => {
                     let scoped = Scoped {
-                        frame: frame.sibling(),
+                        frame: attempt_frame,
                         future,
                     };
                     let finished = tracing::Instrument::instrument(
@@ -1742,12 +1777,18 @@ impl Bus {
                         ))),
                     }
                 }
-                Ok(None) => Ok(()),
-                Err(error) => Err(error),
+                Ok(None) => {
+                    follow_ups.append(&mut attempt_frame.take_follow_ups());
+                    Ok(())
+                }
+                Err(error) => {
+                    follow_ups.append(&mut attempt_frame.take_follow_ups());
+                    Err(error)
+                }
             };
             #[cfg(feature = "metrics")]
             crate::metrics::handler_ran(
-                frame.name,
+                seed.name,
                 handler.info.name(),
                 outcome.is_ok(),
                 clock.elapsed(),
@@ -1755,7 +1796,7 @@ impl Bus {
             match outcome {
                 Err(error) if attempt < attempts && !error.is_not_run() => {
                     let delay = handler.retry.backoff_policy().delay(attempt);
-                    warn_retry(handler, frame, attempt, &error, delay);
+                    warn_retry(handler, seed, attempt, &error, delay);
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
                     }
@@ -1966,16 +2007,15 @@ fn handler_span(handler: &RouteHandler, attempt: u32) -> Span {
 #[cold]
 fn warn_retry(
     handler: &RouteHandler,
-    frame: &Frame,
+    seed: &Seed,
     attempt: u32,
     error: &HandlerError,
     delay: Duration,
 ) {
-    let (id, correlation_id) = frame.ids();
     tracing::warn!(
-        event = frame.name,
-        %id,
-        %correlation_id,
+        event = seed.name,
+        id = %seed.id,
+        correlation_id = %seed.chain_correlation,
         handler = handler.info.name(),
         attempt,
         max_attempts = handler.retry.max_attempts(),
@@ -1984,7 +2024,7 @@ fn warn_retry(
         "event handler failed; retrying"
     );
     #[cfg(feature = "metrics")]
-    crate::metrics::handler_retried(frame.name, handler.info.name());
+    crate::metrics::handler_retried(seed.name, handler.info.name());
 }
 
 async fn with_timeout<F: Future>(timeout: Option<Duration>, future: F) -> Option<F::Output> {

@@ -8,13 +8,12 @@
 //! nested chain form a linked list down the call stack. This costs two
 //! thread-local writes per emit and no allocation.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell, RefCell, RefMut};
 use std::future::Future;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::ptr;
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 
 use crate::bus::Report;
@@ -29,7 +28,7 @@ pub(crate) struct Frame {
     /// a chain needs it only when a handler emits a follow-up or fails, so
     /// the common emit neither builds nor drops it. `ManuallyDrop` keeps the
     /// drop of an empty frame to one inlined check (see `Drop for Frame`).
-    state: ManuallyDrop<OnceLock<FrameState>>,
+    state: ManuallyDrop<OnceCell<FrameState>>,
 }
 
 impl Drop for Frame {
@@ -45,28 +44,25 @@ impl Drop for Frame {
 /// a frame without state stays one inlined check.
 #[cold]
 #[inline(never)]
-fn drop_state(state: &mut ManuallyDrop<OnceLock<FrameState>>) {
+fn drop_state(state: &mut ManuallyDrop<OnceCell<FrameState>>) {
     // SAFETY: `Frame::drop` calls this once, and the frame is not used afterwards.
     unsafe { ManuallyDrop::drop(state) }
 }
 
 struct FrameState {
     /// Generated only when needed, for events emitted without an envelope.
-    id: OnceLock<EventId>,
+    id: OnceCell<EventId>,
     /// The correlation id of the chain, or `None` when this event starts it.
     correlation: Option<EventId>,
     /// The id of the event whose handler emitted this one.
     causation: Option<EventId>,
     /// Reports of follow-ups emitted by the running handlers that did not succeed.
-    follow_ups: Mutex<Vec<Report>>,
+    follow_ups: RefCell<Vec<Report>>,
 }
 
 impl FrameState {
-    fn follow_ups(&self) -> MutexGuard<'_, Vec<Report>> {
-        // Pushing or taking the list cannot leave it half-changed.
-        self.follow_ups
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    fn follow_ups(&self) -> RefMut<'_, Vec<Report>> {
+        self.follow_ups.borrow_mut()
     }
 
     fn new(
@@ -75,10 +71,10 @@ impl FrameState {
         causation: Option<EventId>,
     ) -> FrameState {
         FrameState {
-            id: id.map_or_else(OnceLock::new, OnceLock::from),
+            id: id.map_or_else(OnceCell::new, OnceCell::from),
             correlation,
             causation,
-            follow_ups: Mutex::new(Vec::new()),
+            follow_ups: RefCell::new(Vec::new()),
         }
     }
 }
@@ -91,7 +87,7 @@ impl Frame {
             Some(link) => Frame {
                 name,
                 depth: link.depth + 1,
-                state: ManuallyDrop::new(OnceLock::from(FrameState::new(
+                state: ManuallyDrop::new(OnceCell::from(FrameState::new(
                     None,
                     Some(link.correlation),
                     Some(link.causation),
@@ -108,7 +104,7 @@ impl Frame {
         Frame {
             name,
             depth: 0,
-            state: ManuallyDrop::new(OnceLock::new()),
+            state: ManuallyDrop::new(OnceCell::new()),
         }
     }
 
@@ -122,19 +118,21 @@ impl Frame {
         Frame {
             name: metadata.name(),
             depth,
-            state: ManuallyDrop::new(OnceLock::from(state)),
+            state: ManuallyDrop::new(OnceCell::from(state)),
         }
     }
 
-    /// Creates a frame for the same event, with no follow-ups recorded.
-    pub(crate) fn sibling(&self) -> Frame {
-        let state = self.state();
-        let id = state.id.get_or_init(EventId::new).clone();
-        let state = FrameState::new(Some(id), state.correlation.clone(), state.causation.clone());
-        Frame {
+    /// Returns what a frame of the same event needs, to create such frames
+    /// later, across `await` points where a `&Frame` cannot be held.
+    pub(crate) fn seed(&self) -> Seed {
+        let (id, correlation) = self.ids();
+        Seed {
             name: self.name,
             depth: self.depth,
-            state: ManuallyDrop::new(OnceLock::from(state)),
+            correlation: self.state().correlation.clone(),
+            causation: self.causation(),
+            id,
+            chain_correlation: correlation,
         }
     }
 
@@ -174,6 +172,35 @@ impl Frame {
 }
 
 /// One entry of the current-frame list, on the stack of the emit that owns it.
+/// The ids and place of an event, from which frames of it are made. Unlike
+/// a [`Frame`], it is `Sync`, so `async` code can hold it across `await`.
+pub(crate) struct Seed {
+    pub(crate) name: &'static str,
+    pub(crate) depth: u32,
+    pub(crate) id: EventId,
+    correlation: Option<EventId>,
+    causation: Option<EventId>,
+    /// The correlation id the chain uses: `correlation`, or `id` when this
+    /// event starts the chain.
+    pub(crate) chain_correlation: EventId,
+}
+
+impl Seed {
+    /// Creates a frame of the event, with its own list of follow-ups.
+    pub(crate) fn frame(&self) -> Frame {
+        let state = FrameState::new(
+            Some(self.id.clone()),
+            self.correlation.clone(),
+            self.causation.clone(),
+        );
+        Frame {
+            name: self.name,
+            depth: self.depth,
+            state: ManuallyDrop::new(OnceCell::from(state)),
+        }
+    }
+}
+
 pub(crate) struct Node<'f> {
     frame: &'f Frame,
     /// The node that was current when this one was entered, as `*const Node`.
