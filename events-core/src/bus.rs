@@ -1560,11 +1560,19 @@ impl Bus {
                 tally = tally.record_failure(not_run(handler, HandlerError::Stopped(by)));
                 continue;
             }
-            #[cfg(feature = "metrics")]
-            let started = std::time::Instant::now();
             let outcome = match handler.call {
                 RouteCall::Sync(call) if handler.single_attempt && !traced => {
-                    run_caught(|| call(input, &self.call(handler, 1)))
+                    #[cfg(feature = "metrics")]
+                    let clock = std::time::Instant::now();
+                    let outcome = run_caught(|| call(input, &self.call(handler, 1)));
+                    #[cfg(feature = "metrics")]
+                    crate::metrics::handler_ran(
+                        route.event.name(),
+                        handler.info.name(),
+                        outcome.is_ok(),
+                        clock.elapsed(),
+                    );
+                    outcome
                 }
                 RouteCall::Async(_) => {
                     tally = tally.record_failure(not_run(handler, HandlerError::NeedsAsync));
@@ -1572,13 +1580,6 @@ impl Bus {
                 }
                 _ => self.run_retrying_sync(handler, input, frame),
             };
-            #[cfg(feature = "metrics")]
-            crate::metrics::handler_ran(
-                route.event.name(),
-                handler.info.name(),
-                outcome.is_ok(),
-                started.elapsed(),
-            );
             tally = match outcome {
                 Ok(()) => tally.record_ok(),
                 Err(error) => {
@@ -1620,11 +1621,20 @@ impl Bus {
         loop {
             let span = handler_span(handler, attempt);
             let _in_span = span.enter();
+            #[cfg(feature = "metrics")]
+            let clock = std::time::Instant::now();
             let outcome = match &handler.call {
                 RouteCall::Sync(call) => run_caught(|| call(input, &self.call(handler, attempt))),
                 RouteCall::Replaced(call) => run_caught(|| call(input)),
                 RouteCall::Async(_) => Err(Box::new(HandlerError::NeedsAsync)),
             };
+            #[cfg(feature = "metrics")]
+            crate::metrics::handler_ran(
+                frame.name,
+                handler.info.name(),
+                outcome.is_ok(),
+                clock.elapsed(),
+            );
             match outcome {
                 Ok(()) => return Ok(()),
                 Err(error) if attempt < attempts && !error.is_not_run() => {

@@ -5,8 +5,8 @@
 //! | name | kind | labels |
 //! |---|---|---|
 //! | `events_handled_total` | counter | `event` |
-//! | `events_handler_runs_total` | counter | `event`, `handler`, `outcome` (`ok` or `error`) |
-//! | `events_handler_duration_seconds` | histogram | `event`, `handler` |
+//! | `events_handler_runs_total` | counter, one per attempt | `event`, `handler`, `outcome` (`ok` or `error`) |
+//! | `events_handler_duration_seconds` | histogram, one value per attempt | `event`, `handler` |
 //! | `events_handler_retries_total` | counter | `event`, `handler` |
 //! | `events_dead_letters_total` | counter | `event`, `handler` |
 
