@@ -8,9 +8,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tracing::Span;
 
 use crate::dead_letter::{
@@ -1615,7 +1615,8 @@ impl Bus {
         input: Input<'_>,
         frame: &Frame,
     ) -> Outcome {
-        let first_at = Utc::now();
+        // Converted to a calendar time only if the handler fails for good.
+        let first_at = SystemTime::now();
         let attempts = handler.retry.max_attempts();
         let mut attempt = 1;
         loop {
@@ -1694,45 +1695,24 @@ impl Bus {
                 index + 1
             };
             let group = &handlers[index..group_end];
-            let runs = if group.len() == 1 {
-                vec![
-                    tracing::Instrument::instrument(
-                        self.run_one_async(handler, input, &seed),
-                        span.clone(),
-                    )
-                    .await,
-                ]
+            if let [handler] = group {
+                let run = tracing::Instrument::instrument(
+                    self.run_one_async(handler, input, &seed),
+                    span.clone(),
+                )
+                .await;
+                tally = self.settle(route, handler, input, &frame, run, tally, &mut stopped_by);
             } else {
-                crate::join::join_all(group.iter().map(|handler| {
+                let runs = crate::join::join_all(group.iter().map(|handler| {
                     tracing::Instrument::instrument(
                         self.run_one_async(handler, input, &seed),
                         span.clone(),
                     )
                 }))
-                .await
-            };
-            for (handler, run) in group.iter().zip(runs) {
-                tally = tally.add_reports(run.follow_ups);
-                tally = match run.outcome {
-                    Ok(()) => tally.record_ok(),
-                    Err(error) if error.is_not_run() => {
-                        tally.record_failure(not_run(handler, *error))
-                    }
-                    Err(error) => {
-                        let failure = self.fail(
-                            route,
-                            handler,
-                            input,
-                            &frame,
-                            *error,
-                            Some((run.attempts, run.first_at)),
-                        );
-                        if handler.on_failure == OnFailure::Stop {
-                            stopped_by = Some(handler.info.name());
-                        }
-                        tally.record_failure(failure)
-                    }
-                };
+                .await;
+                for (handler, run) in group.iter().zip(runs) {
+                    tally = self.settle(route, handler, input, &frame, run, tally, &mut stopped_by);
+                }
             }
             index = group_end;
         }
@@ -1743,6 +1723,34 @@ impl Bus {
         report
     }
 
+    /// Records the outcome of one handler run at an `async` call site and
+    /// applies its final policy if it failed.
+    #[allow(clippy::too_many_arguments)]
+    fn settle(
+        &self,
+        route: &Route,
+        handler: &RouteHandler,
+        input: Input<'_>,
+        frame: &Frame,
+        run: AsyncRun,
+        tally: Tally,
+        stopped_by: &mut Option<&'static str>,
+    ) -> Tally {
+        let tally = tally.add_reports(run.follow_ups);
+        match run.outcome {
+            Ok(()) => tally.record_ok(),
+            Err(error) if error.is_not_run() => tally.record_failure(not_run(handler, *error)),
+            Err(error) => {
+                let attempts = Some((run.attempts, run.first_at));
+                let failure = self.fail(route, handler, input, frame, *error, attempts);
+                if handler.on_failure == OnFailure::Stop {
+                    *stopped_by = Some(handler.info.name());
+                }
+                tally.record_failure(failure)
+            }
+        }
+    }
+
     /// Runs one handler at an `async` call site, under its retry policy and
     /// time limit.
     async fn run_one_async(
@@ -1751,7 +1759,8 @@ impl Bus {
         input: Input<'_>,
         seed: &Seed,
     ) -> AsyncRun {
-        let first_at = Utc::now();
+        // Converted to a calendar time only if the handler fails for good.
+        let first_at = SystemTime::now();
         let attempts = handler.retry.max_attempts();
         let mut follow_ups = Vec::new();
         let mut attempt = 1;
@@ -1835,11 +1844,11 @@ impl Bus {
         input: Input<'_>,
         frame: &Frame,
         error: HandlerError,
-        attempts: Option<(u32, DateTime<Utc>)>,
+        attempts: Option<(u32, SystemTime)>,
     ) -> HandlerFailure {
         let (attempts, first_at) = attempts.unwrap_or_else(|| {
             let (attempts, first_at) = ATTEMPTS.with(|cell| cell.replace((1, None)));
-            (attempts, first_at.unwrap_or_else(Utc::now))
+            (attempts, first_at.unwrap_or_else(SystemTime::now))
         });
         let (id, correlation_id) = frame.ids();
         let mut dead_letter = None;
@@ -1867,7 +1876,7 @@ impl Bus {
                         .handler(handler.info.name())
                         .error(error.to_string())
                         .attempts(attempts)
-                        .times(first_at, Utc::now())
+                        .times(first_at.into(), Utc::now())
                         .build(),
                     ),
                     Err(encode_error) => {
@@ -1993,14 +2002,14 @@ impl Bus {
 struct AsyncRun {
     outcome: Outcome,
     attempts: u32,
-    first_at: DateTime<Utc>,
+    first_at: SystemTime,
     follow_ups: Vec<Report>,
 }
 
 thread_local! {
     /// The attempts of the synchronous handler that just failed, handed from
     /// the retry loop to [`Bus::fail`] without widening the hot path's types.
-    static ATTEMPTS: std::cell::Cell<(u32, Option<DateTime<Utc>>)> = const { std::cell::Cell::new((1, None)) };
+    static ATTEMPTS: std::cell::Cell<(u32, Option<SystemTime>)> = const { std::cell::Cell::new((1, None)) };
 }
 
 fn not_run(handler: &RouteHandler, error: HandlerError) -> HandlerFailure {
