@@ -140,7 +140,7 @@ pub use events_core::*;
 /// assert_eq!(handler.priority(), 10);
 /// assert!(Bus::new().emit(OrderCancelled { order_id: 7 }).is_ok());
 /// ```
-pub use events_macros::{on, Event};
+pub use events_macros::{on, upcaster, Event};
 
 // Compiles and runs the README's Rust examples as doctests.
 #[cfg(doctest)]

@@ -982,6 +982,7 @@ impl Bus {
     /// assert_eq!(report.failures()[0].error().to_string(), "mail server unreachable");
     /// ```
     pub fn emit<E: Event>(&self, event: E) -> Report {
+        warn_if_deprecated::<E>();
         if self.is_special() {
             return self.emit_special(event);
         }
@@ -1049,6 +1050,7 @@ impl Bus {
     /// assert!(Bus::new().emit_envelope(envelope).is_ok());
     /// ```
     pub fn emit_envelope<E: Event>(&self, envelope: Envelope<E>) -> Report {
+        warn_if_deprecated::<E>();
         let envelope = self.adopt(envelope);
         if self.is_special() {
             let json = || serde_json::to_vec(&envelope);
@@ -1140,6 +1142,7 @@ impl Bus {
         &self,
         envelope: Envelope<E>,
     ) -> impl Future<Output = Report> + Send + '_ {
+        warn_if_deprecated::<E>();
         let envelope = self.adopt(envelope);
         let depth = frame::next_depth();
         let intercepted = if self.is_special() {
@@ -1233,6 +1236,7 @@ impl Bus {
     /// # });
     /// ```
     pub fn emit_detached<E: Event>(&self, event: E) -> Result<Detached, ShutDownError<E>> {
+        warn_if_deprecated::<E>();
         if self.inner.closed.load(Ordering::SeqCst) {
             return Err(ShutDownError(event));
         }
@@ -1995,6 +1999,31 @@ impl Bus {
             %correlation_id,
             depth = frame.depth,
         )
+    }
+}
+
+/// Logs a warning the first time a deprecated event type is emitted.
+#[inline(always)]
+fn warn_if_deprecated<E: Event>() {
+    if let Some(reason) = E::DEPRECATED {
+        warn_deprecated(E::NAME, E::VERSION, reason);
+    }
+}
+
+#[cold]
+fn warn_deprecated(name: &'static str, version: u32, reason: &'static str) {
+    static WARNED: std::sync::Mutex<Vec<(&'static str, u32)>> = std::sync::Mutex::new(Vec::new());
+    let mut warned = WARNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !warned.contains(&(name, version)) {
+        warned.push((name, version));
+        tracing::warn!(
+            event = name,
+            version,
+            reason,
+            "emitting a deprecated event: {reason}"
+        );
     }
 }
 

@@ -11,6 +11,7 @@ use crate::cloudevents::{self, AttributeError, BytesForm, Checked, RawData};
 use crate::envelope::{Envelope, EventId, Metadata};
 use crate::event::{Event, EventInfo};
 use crate::registry::{self, Registry};
+use crate::upcast;
 
 /// The largest input [`decode`] accepts: 1 MiB, the default maximum message
 /// size of NATS and a common broker limit.
@@ -62,6 +63,7 @@ pub struct DynEnvelope {
     envelope: Box<dyn ErasedEnvelope>,
     data: ReceivedData,
     datacontenttype: Option<String>,
+    upcast_from: Option<u32>,
 }
 
 /// The payload as it was received, for re-encoding without loss.
@@ -244,6 +246,19 @@ impl DynEnvelope {
         }
     }
 
+    /// Returns the version the event had before decoding upgraded it to the
+    /// latest, or `None` when it arrived in the version it has now.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct CourseCompleted { course_id: u32 }
+    /// let bytes = br#"{"specversion":"1.0","id":"c-1","source":"lms","type":"CourseCompleted","data":{"course_id":101}}"#;
+    /// assert_eq!(events::decode(bytes).unwrap().upcast_from(), None);
+    /// ```
+    pub fn upcast_from(&self) -> Option<u32> {
+        self.upcast_from
+    }
+
     pub(crate) fn input(&self) -> crate::handler::Input<'_> {
         crate::handler::Input::of_erased(self.envelope.as_any(), self.envelope.envelope_type_id())
     }
@@ -390,6 +405,23 @@ pub enum DecodeErrorKind {
         /// the name is unknown.
         known_versions: Vec<u32>,
     },
+    /// The payload of an older version could not be upgraded to the latest.
+    /// The error's [`raw`](DecodeError::raw) bytes keep the stored event.
+    Upcast {
+        /// The event name.
+        name: &'static str,
+        /// The event's own version.
+        from: u32,
+        /// The latest version, which decoding aimed at.
+        to: u32,
+        /// The step that failed, as (from, to) versions.
+        step: (u32, u32),
+        /// The path of the offending field in the payload the step read,
+        /// when known.
+        field: Option<String>,
+        /// What the step reported.
+        message: String,
+    },
     /// The payload does not match the registered type.
     Payload {
         /// The event name.
@@ -476,6 +508,7 @@ impl DecodeError {
                 "unknown event"
             }
             DecodeErrorKind::UnknownEvent { .. } => "unknown version",
+            DecodeErrorKind::Upcast { .. } => "failed upcast",
             DecodeErrorKind::Payload { .. } => "invalid payload",
         }
     }
@@ -549,6 +582,27 @@ impl fmt::Display for DecodeError {
                     known.join(", ")
                 )
             }
+            DecodeErrorKind::Upcast {
+                name,
+                from,
+                to,
+                step,
+                field,
+                message,
+            } => {
+                write!(
+                    f,
+                    "cannot upgrade event `{name}` from version {from} to {to}: step v{} -> v{} failed",
+                    step.0, step.1
+                )?;
+                if let Some(field) = field {
+                    write!(f, " at field `{field}`")?;
+                }
+                write!(
+                    f,
+                    ": {message}; fix the upcaster or the stored payload (the error keeps the raw event)"
+                )
+            }
             DecodeErrorKind::Payload {
                 name,
                 version,
@@ -581,7 +635,9 @@ impl std::error::Error for DecodeError {
         match &self.kind {
             DecodeErrorKind::Json(error) | DecodeErrorKind::Payload { error, .. } => Some(error),
             DecodeErrorKind::Attribute(error) => Some(error),
-            DecodeErrorKind::TooLarge { .. } | DecodeErrorKind::UnknownEvent { .. } => None,
+            DecodeErrorKind::TooLarge { .. }
+            | DecodeErrorKind::UnknownEvent { .. }
+            | DecodeErrorKind::Upcast { .. } => None,
         }
     }
 }
@@ -600,6 +656,7 @@ pub struct Decoder<'r> {
     registry: Option<&'r Registry>,
     max_size: usize,
     max_batch_size: usize,
+    keep_version: bool,
 }
 
 impl Default for Decoder<'static> {
@@ -623,6 +680,7 @@ impl Decoder<'static> {
             registry: None,
             max_size: DEFAULT_MAX_SIZE,
             max_batch_size: DEFAULT_MAX_BATCH_SIZE,
+            keep_version: false,
         }
     }
 }
@@ -648,6 +706,7 @@ impl<'r> Decoder<'r> {
             registry: Some(registry),
             max_size: DEFAULT_MAX_SIZE,
             max_batch_size: DEFAULT_MAX_BATCH_SIZE,
+            keep_version: false,
         }
     }
 
@@ -675,6 +734,33 @@ impl<'r> Decoder<'r> {
     /// ```
     pub fn max_batch_size(mut self, bytes: usize) -> Self {
         self.max_batch_size = bytes;
+        self
+    }
+
+    /// Decodes an event of an older version into that version's own type,
+    /// when it has one, instead of upgrading it to the latest version. The
+    /// handlers of the older version then receive it.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// #[event(name = "OrderPlaced", version = 1)]
+    /// struct OrderPlacedV1 { order_id: u64 }
+    ///
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// #[event(version = 2, upcast_from = OrderPlacedV1)]
+    /// struct OrderPlaced { order_id: u64, currency: String }
+    ///
+    /// impl From<OrderPlacedV1> for OrderPlaced {
+    ///     fn from(v1: OrderPlacedV1) -> Self { OrderPlaced { order_id: v1.order_id, currency: "EUR".into() } }
+    /// }
+    ///
+    /// let stored = br#"{"specversion":"1.0","id":"o-1","source":"shop","type":"OrderPlaced","data":{"order_id":7}}"#;
+    /// assert_eq!(events::decode(stored).unwrap().version(), 2);
+    /// assert_eq!(events::Decoder::new().keep_version(true).decode(stored).unwrap().version(), 1);
+    /// ```
+    pub fn keep_version(mut self, keep: bool) -> Self {
+        self.keep_version = keep;
         self
     }
 
@@ -742,7 +828,24 @@ impl<'r> Decoder<'r> {
     fn decode_unchecked(&self, bytes: &[u8]) -> Result<DynEnvelope, DecodeErrorKind> {
         let parsed = cloudevents::parse_raw(bytes).map_err(DecodeErrorKind::Json)?;
         let (checked, RawData(data)) = parsed.check().map_err(DecodeErrorKind::Attribute)?;
-        let info = self.lookup(&checked)?;
+        let (info, upcast_from) = self.lookup(&checked)?;
+        let upgraded = match upcast_from {
+            Some(from) if data.is_none() && checked.data_base64.is_some() => {
+                return Err(DecodeErrorKind::Upcast {
+                    name: info.name(),
+                    from,
+                    to: info.version(),
+                    step: (from, info.version()),
+                    field: None,
+                    message:
+                        "only JSON `data` can be upgraded, and this event carries `data_base64`"
+                            .to_owned(),
+                });
+            }
+            Some(from) => Some(upgrade(info, from, data)?),
+            None => None,
+        };
+        let data = upgraded.as_deref().or(data);
 
         let bytes_payload = checked
             .decode_base64()
@@ -778,18 +881,33 @@ impl<'r> Decoder<'r> {
             envelope,
             data: received,
             datacontenttype: checked.datacontenttype,
+            upcast_from,
         })
     }
 
-    fn lookup(&self, checked: &Checked<'_>) -> Result<&'static EventInfo, DecodeErrorKind> {
+    /// Finds the type to decode into, and the version to upgrade from when
+    /// that is the latest version rather than the event's own.
+    fn lookup(
+        &self,
+        checked: &Checked<'_>,
+    ) -> Result<(&'static EventInfo, Option<u32>), DecodeErrorKind> {
         let registry = self.registry();
         let versions = registry.versions(&checked.name);
-        match versions
+        let exact = versions
             .iter()
-            .find(|info| info.version() == checked.version)
-        {
-            Some(info) => Ok(info),
-            None => Err(DecodeErrorKind::UnknownEvent {
+            .find(|info| info.version() == checked.version);
+        let latest = versions.last();
+        match (exact, latest) {
+            (Some(info), Some(latest))
+                if info.version() == latest.version() || self.keep_version =>
+            {
+                Ok((info, None))
+            }
+            (_, Some(latest)) if upcast::has_step_from(&checked.name, checked.version) => {
+                Ok((latest, Some(checked.version)))
+            }
+            (Some(info), _) => Ok((info, None)),
+            _ => Err(DecodeErrorKind::UnknownEvent {
                 name: checked.name.clone().into_owned(),
                 version: checked.version,
                 version_given: checked.version_given,
@@ -797,6 +915,30 @@ impl<'r> Decoder<'r> {
             }),
         }
     }
+}
+
+/// Upgrades the JSON `data` of an event from version `from` to `latest`.
+fn upgrade(
+    latest: &'static EventInfo,
+    from: u32,
+    data: Option<&RawValue>,
+) -> Result<Box<RawValue>, DecodeErrorKind> {
+    let payload = match data {
+        Some(raw) => serde_json::from_str(raw.get()).map_err(DecodeErrorKind::Json)?,
+        None => serde_json::Value::Null,
+    };
+    let upgraded =
+        upcast::upgrade(latest.name(), from, latest.version(), payload).map_err(|failure| {
+            DecodeErrorKind::Upcast {
+                name: latest.name(),
+                from,
+                to: latest.version(),
+                step: (failure.from, failure.to),
+                field: failure.field,
+                message: failure.message,
+            }
+        })?;
+    serde_json::value::to_raw_value(&upgraded).map_err(DecodeErrorKind::Json)
 }
 
 /// Decodes one CloudEvents JSON event of any registered type, looked up by its

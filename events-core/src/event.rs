@@ -70,6 +70,18 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// ```
     const KIND: EventKind;
 
+    /// Why the event is deprecated, from `#[event(deprecated = "...")]`.
+    /// Emitting it logs a warning once per event type.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// #[event(deprecated = "emit CartCheckedOut instead")]
+    /// struct CartSubmitted;
+    /// assert_eq!(CartSubmitted::DEPRECATED, Some("emit CartCheckedOut instead"));
+    /// ```
+    const DEPRECATED: Option<&'static str> = None;
+
     /// Returns the registered description of this event.
     ///
     /// ```
@@ -156,6 +168,26 @@ pub struct EventInfo {
     type_name: fn() -> &'static str,
     type_id: fn() -> TypeId,
     pub(crate) vtable: EventVtable,
+    deprecated: Option<&'static str>,
+    pub(crate) upcast: Option<TypedUpcast>,
+    schema: fn() -> Option<serde_json::Value>,
+}
+
+/// A typed upcast declared with `#[event(upcast_from = Previous)]`.
+#[derive(Clone, Copy)]
+pub(crate) struct TypedUpcast {
+    pub(crate) from: fn() -> &'static EventInfo,
+    /// Converts a payload of the previous version into this version, both
+    /// as JSON.
+    pub(crate) convert: fn(serde_json::Value) -> Result<serde_json::Value, StepError>,
+}
+
+/// Why one step of an upcast chain failed.
+#[derive(Debug)]
+pub(crate) struct StepError {
+    /// The path of the offending field in the previous version's payload.
+    pub(crate) field: Option<String>,
+    pub(crate) message: String,
 }
 
 /// Type-erased operations on one event type, filled in by the derive macro.
@@ -249,6 +281,62 @@ impl EventInfo {
     /// ```
     pub fn rust_type(&self) -> &'static str {
         (self.type_name)()
+    }
+
+    /// Returns why the event is deprecated, from `#[event(deprecated = "...")]`.
+    /// Emitting a deprecated event logs a warning once per event type.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// #[event(deprecated = "use CartCheckedOut")]
+    /// struct CartSubmitted;
+    ///
+    /// assert_eq!(CartSubmitted::info().deprecated(), Some("use CartCheckedOut"));
+    /// ```
+    pub fn deprecated(&self) -> Option<&'static str> {
+        self.deprecated
+    }
+
+    /// Returns the previous version this one upgrades from, declared with
+    /// `#[event(upcast_from = Previous)]`.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// #[event(name = "OrderPlaced", version = 1)]
+    /// struct OrderPlacedV1 { order_id: u64 }
+    ///
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// #[event(version = 2, upcast_from = OrderPlacedV1)]
+    /// struct OrderPlaced { order_id: u64, currency: String }
+    ///
+    /// impl From<OrderPlacedV1> for OrderPlaced {
+    ///     fn from(v1: OrderPlacedV1) -> Self {
+    ///         OrderPlaced { order_id: v1.order_id, currency: "EUR".into() }
+    ///     }
+    /// }
+    ///
+    /// let previous = OrderPlaced::info().upcasts_from().unwrap();
+    /// assert_eq!(previous.version(), 1);
+    /// ```
+    pub fn upcasts_from(&self) -> Option<&'static EventInfo> {
+        self.upcast.map(|upcast| (upcast.from)())
+    }
+
+    /// Returns the JSON Schema of the payload: with the `schema` feature,
+    /// for payloads that also derive `schemars::JsonSchema`; `None` otherwise.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct CartCleared { cart_id: u64 }
+    ///
+    /// // Without `schemars::JsonSchema` on the payload there is no schema.
+    /// assert!(CartCleared::info().schema().is_none());
+    /// ```
+    pub fn schema(&self) -> Option<serde_json::Value> {
+        (self.schema)()
     }
 
     /// Returns the module path where the type is declared.
@@ -423,8 +511,86 @@ impl EventInfo {
             vtable: EventVtable {
                 decode: crate::decode::decode_typed::<E>,
             },
+            deprecated: None,
+            upcast: None,
+            schema: no_schema,
         }
     }
+
+    pub const fn __deprecated(mut self, reason: &'static str) -> Self {
+        self.deprecated = Some(reason);
+        self
+    }
+
+    pub const fn __upcast_from<Previous: Event, Next: Event + UpcastFrom<Previous>>(
+        mut self,
+    ) -> Self {
+        self.upcast = Some(TypedUpcast {
+            from: Previous::info,
+            convert: convert_typed::<Previous, Next>,
+        });
+        self
+    }
+
+    pub const fn __schema(mut self, schema: fn() -> Option<serde_json::Value>) -> Self {
+        self.schema = schema;
+        self
+    }
+}
+
+fn no_schema() -> Option<serde_json::Value> {
+    None
+}
+
+/// A conversion from the previous version of an event, required by
+/// `#[event(upcast_from = Previous)]`. Implement `From<Previous>` (or
+/// `TryFrom<Previous>` with an error that implements `Display`) to get it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` declares `upcast_from = {Previous}` but cannot be converted from it",
+    label = "no `From<{Previous}>` or `TryFrom<{Previous}>` for `{Self}`",
+    note = "implement `impl From<{Previous}> for {Self}`, or `TryFrom` with an error that implements `Display` when the upgrade can fail"
+)]
+pub trait UpcastFrom<Previous>: Sized {
+    /// Upgrades a payload of the previous version.
+    ///
+    /// # Errors
+    ///
+    /// Returns the conversion's error message when it rejects the payload.
+    fn upcast_from(previous: Previous) -> Result<Self, String>;
+}
+
+impl<Previous, Next> UpcastFrom<Previous> for Next
+where
+    Next: TryFrom<Previous>,
+    <Next as TryFrom<Previous>>::Error: core::fmt::Display,
+{
+    fn upcast_from(previous: Previous) -> Result<Self, String> {
+        Next::try_from(previous).map_err(|error| error.to_string())
+    }
+}
+
+fn convert_typed<Previous: Event, Next: Event + UpcastFrom<Previous>>(
+    value: serde_json::Value,
+) -> Result<serde_json::Value, StepError> {
+    let previous: Previous = serde_path_to_error::deserialize(value).map_err(|error| {
+        let field = error.path().to_string();
+        StepError {
+            field: (field != ".").then_some(field),
+            message: format!(
+                "the payload does not match `{}`: {}",
+                core::any::type_name::<Previous>(),
+                error.inner()
+            ),
+        }
+    })?;
+    let next = Next::upcast_from(previous).map_err(|message| StepError {
+        field: None,
+        message,
+    })?;
+    serde_json::to_value(next).map_err(|error| StepError {
+        field: None,
+        message: error.to_string(),
+    })
 }
 
 #[doc(hidden)]

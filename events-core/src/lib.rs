@@ -56,6 +56,7 @@ pub mod registry;
 mod report;
 mod shutdown;
 pub mod testing;
+pub mod upcast;
 
 pub use bus::{
     BuildError, Bus, BusBuilder, HandlerFailure, MissingState, RedispatchError, Rejection,
@@ -66,7 +67,7 @@ pub use decode::{
     DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_SIZE,
 };
 pub use envelope::{Envelope, EventId, ExtensionValue, Metadata};
-pub use event::{Event, EventInfo, EventKind, FieldInfo};
+pub use event::{Event, EventInfo, EventKind, FieldInfo, UpcastFrom};
 pub use handler::{Context, State, StateRequirement};
 pub use handler::{HandlerError, HandlerInfo, HandlerReturn};
 pub use order::OrderError;
@@ -93,8 +94,81 @@ pub mod __private {
     pub use crate::handler::{
         BoxFuture, Call, FromCall, HandlerParam, HandlerRegistration, Input, Outcome,
     };
+    pub use crate::upcast::{UpcasterInfo, UpcasterRegistration};
+
+    /// Turns what a JSON upcaster returns into the registry's form.
+    pub fn into_upcast_result<E: core::fmt::Display>(
+        returned: Result<serde_json::Value, E>,
+    ) -> Result<serde_json::Value, String> {
+        returned.map_err(|error| error.to_string())
+    }
     pub use core::any::type_name;
     pub use core::time::Duration;
+    pub use serde_json;
+
+    /// Finds the JSON Schema of `T` by autoref specialisation: the derive
+    /// calls `(&&SchemaProbe::<T>::new()).schema()`, which picks
+    /// [`WithSchema`] when `T` implements `schemars::JsonSchema` and the
+    /// `schema` feature is on, and [`NoSchema`] otherwise.
+    pub struct SchemaProbe<T>(core::marker::PhantomData<T>);
+
+    impl<T> SchemaProbe<T> {
+        #[allow(clippy::new_without_default)]
+        pub fn new() -> Self {
+            SchemaProbe(core::marker::PhantomData)
+        }
+    }
+
+    pub trait NoSchema {
+        fn schema(&self) -> Option<serde_json::Value> {
+            None
+        }
+    }
+
+    impl<T> NoSchema for &SchemaProbe<T> {}
+
+    pub trait WithSchema {
+        fn schema(&self) -> Option<serde_json::Value>;
+    }
+
+    #[cfg(feature = "schema")]
+    impl<T: schemars::JsonSchema> WithSchema for &&SchemaProbe<T> {
+        fn schema(&self) -> Option<serde_json::Value> {
+            Some(schemars::schema_for!(T).to_value())
+        }
+    }
+
+    /// Checks at compile time that `upcast_from` links two versions of one event.
+    pub const fn check_upcast(
+        name: &str,
+        version: u32,
+        previous_name: &str,
+        previous_version: u32,
+    ) {
+        assert!(
+            str_eq(name, previous_name),
+            "`upcast_from` names an event with another name; an upcast links two versions of one event name"
+        );
+        assert!(
+            previous_version < version,
+            "`upcast_from` names a version that is not older; an upcast goes from an older version to a newer one"
+        );
+    }
+
+    const fn str_eq(a: &str, b: &str) -> bool {
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut index = 0;
+        while index < a.len() {
+            if a[index] != b[index] {
+                return false;
+            }
+            index += 1;
+        }
+        true
+    }
     pub use inventory;
 
     use crate::event::EventInfo;

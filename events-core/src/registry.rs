@@ -27,6 +27,7 @@ use std::sync::OnceLock;
 
 use crate::event::{Event, EventInfo};
 use crate::handler::{HandlerInfo, HandlerRegistration};
+pub use crate::upcast::{ChainProblem, UpcastStep, UpcasterInfo};
 
 /// A lookup table over a set of event descriptions.
 ///
@@ -74,7 +75,10 @@ impl Registry {
             })
             .collect();
         if !duplicates.is_empty() {
-            return Err(RegistryError { duplicates });
+            return Err(RegistryError {
+                duplicates,
+                chains: Vec::new(),
+            });
         }
 
         let mut by_name = HashMap::with_capacity(sorted.len());
@@ -220,6 +224,7 @@ impl fmt::Debug for Registry {
 #[derive(Clone, Debug)]
 pub struct RegistryError {
     duplicates: Vec<Duplicate>,
+    chains: Vec<ChainProblem>,
 }
 
 impl RegistryError {
@@ -236,18 +241,40 @@ impl RegistryError {
     pub fn duplicates(&self) -> &[Duplicate] {
         &self.duplicates
     }
+
+    /// Returns the broken upcast chains: versions without a path to the
+    /// latest, two upcasts from one version, steps to missing versions.
+    ///
+    /// ```
+    /// events::registry::validate().expect("this program's upcast chains are complete");
+    /// ```
+    pub fn chain_problems(&self) -> &[ChainProblem] {
+        &self.chains
+    }
 }
 
 impl fmt::Display for RegistryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "duplicate event registrations:")?;
-        for duplicate in &self.duplicates {
-            write!(f, "\n  - {duplicate}")?;
+        if !self.duplicates.is_empty() {
+            write!(f, "duplicate event registrations:")?;
+            for duplicate in &self.duplicates {
+                write!(f, "\n  - {duplicate}")?;
+            }
+            write!(
+                f,
+                "\nfix: give one of each pair another `#[event(name = \"...\")]` or `version`"
+            )?;
         }
-        write!(
-            f,
-            "\nfix: give one of each pair another `#[event(name = \"...\")]` or `version`"
-        )
+        if !self.chains.is_empty() {
+            if !self.duplicates.is_empty() {
+                writeln!(f)?;
+            }
+            write!(f, "broken upcast chains:")?;
+            for problem in &self.chains {
+                write!(f, "\n  - {problem}")?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -334,10 +361,44 @@ pub fn global() -> &'static Registry {
 /// events::registry::validate().expect("event names are unique");
 /// ```
 pub fn validate() -> Result<(), RegistryError> {
-    match GLOBAL.get_or_init(build_global) {
-        Ok(_) => Ok(()),
-        Err(error) => Err(error.clone()),
+    if let Err(error) = GLOBAL.get_or_init(build_global) {
+        return Err(error.clone());
     }
+    let chains = crate::upcast::problems();
+    if chains.is_empty() {
+        Ok(())
+    } else {
+        Err(RegistryError {
+            duplicates: Vec::new(),
+            chains: chains.to_vec(),
+        })
+    }
+}
+
+/// Returns every JSON upcaster registered with `#[upcaster(...)]`, ordered
+/// by name and version.
+///
+/// ```
+/// # use events::upcaster; use serde_json::Value;
+/// #[upcaster(name = "WishlistShared", from = 1)]
+/// fn wishlist_v1(payload: Value) -> Result<Value, String> { Ok(payload) }
+///
+/// let names: Vec<_> = events::registry::upcasters().iter().map(|u| u.name()).collect();
+/// assert_eq!(names, ["WishlistShared"]);
+/// ```
+pub fn upcasters() -> &'static [&'static UpcasterInfo] {
+    crate::upcast::upcasters()
+}
+
+/// Returns the upcast chain of an event name, oldest step first: typed
+/// upcasts declared with `upcast_from` and JSON upcasters. A broken chain
+/// (see [`validate`]) lists the steps that are unambiguous.
+///
+/// ```
+/// assert!(events::registry::upcast_steps("NoSuchEvent").is_empty());
+/// ```
+pub fn upcast_steps(name: &str) -> Vec<UpcastStep> {
+    crate::upcast::steps_of(name)
 }
 
 /// Returns every registered event, ordered by name and then version.

@@ -41,6 +41,8 @@ pub struct EventOptions {
     pub version: Option<Spanned<u32>>,
     pub kind: Option<Spanned<Kind>>,
     pub krate: Option<Path>,
+    pub deprecated: Option<Spanned<String>>,
+    pub upcast_from: Option<syn::Type>,
 }
 
 #[derive(Clone, Copy)]
@@ -49,7 +51,7 @@ pub enum Kind {
     Integration,
 }
 
-pub const EVENT_KEYS: &str = "`name`, `version`, `kind` or `crate`";
+pub const EVENT_KEYS: &str = "`name`, `version`, `kind`, `upcast_from`, `deprecated` or `crate`";
 
 /// Parses every `#[event(...)]` attribute of a type.
 pub fn event_options(attrs: &[Attribute], errors: &mut Errors) -> EventOptions {
@@ -82,6 +84,24 @@ pub fn event_options(attrs: &[Attribute], errors: &mut Errors) -> EventOptions {
                         }
                     };
                     set_once(&mut options.kind, &meta.path, lit.span(), kind, errors);
+                }
+                // deprecated = "use CartCheckedOut"
+                "deprecated" => {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    if lit.value().trim().is_empty() {
+                        errors.push_at(
+                            lit.span(),
+                            "give the reason and the replacement, as in `deprecated = \"use CartCheckedOut\"`",
+                        );
+                    }
+                    set_once(&mut options.deprecated, &meta.path, lit.span(), lit.value(), errors);
+                }
+                // upcast_from = OrderPlacedV1
+                "upcast_from" => {
+                    let ty: syn::Type = meta.value()?.parse()?;
+                    if options.upcast_from.replace(ty).is_some() {
+                        errors.push_at(syn::spanned::Spanned::span(&meta.path), "duplicate `upcast_from` option");
+                    }
                 }
                 // crate = "path::to::events"
                 "crate" => {

@@ -104,6 +104,32 @@ fn expand_impl(
     let fields = field_infos(&krate, fields);
     let line = line_of(ident.span());
 
+    let mut settings = TokenStream::new();
+    let mut deprecated_const = TokenStream::new();
+    if let Some(reason) = &options.deprecated {
+        let reason = &reason.value;
+        settings.extend(quote!(.__deprecated(#reason)));
+        deprecated_const = quote! {
+            const DEPRECATED: ::core::option::Option<&'static str> = ::core::option::Option::Some(#reason);
+        };
+    }
+    let mut upcast_checks = TokenStream::new();
+    if let Some(previous) = &options.upcast_from {
+        // The conversion bound is checked where the user wrote the type.
+        let upcast = quote_spanned! {previous.span()=>
+            .__upcast_from::<#previous, #ident>()
+        };
+        settings.extend(upcast);
+        upcast_checks = quote_spanned! {previous.span()=>
+            const _: () = #krate::__private::check_upcast(
+                #name,
+                #version,
+                <#previous as #krate::Event>::NAME,
+                <#previous as #krate::Event>::VERSION,
+            );
+        };
+    }
+
     quote! {
         #[doc(hidden)]
         #[allow(non_upper_case_globals, clippy::all)]
@@ -120,6 +146,12 @@ fn expand_impl(
             };
             static __EVENTS_FIELDS: [#krate::FieldInfo; __EVENTS_FIELD_COUNT] = [#(#fields),*];
 
+            fn __events_schema() -> ::core::option::Option<#krate::__private::serde_json::Value> {
+                #[allow(unused_imports)]
+                use #krate::__private::{NoSchema as _, WithSchema as _};
+                (&&#krate::__private::SchemaProbe::<#ident>::new()).schema()
+            }
+
             static __EVENTS_INFO: #krate::EventInfo = #krate::EventInfo::__new::<#ident>(
                 #name,
                 #version,
@@ -129,13 +161,18 @@ fn expand_impl(
                 ::core::module_path!(),
                 ::core::file!(),
                 #line,
-            );
+            )
+            .__schema(__events_schema)
+            #settings;
+
+            #upcast_checks
 
             #[automatically_derived]
             impl #krate::Event for #ident {
                 const NAME: &'static str = #name;
                 const VERSION: u32 = #version;
                 const KIND: #krate::EventKind = #kind;
+                #deprecated_const
 
                 fn info() -> &'static #krate::EventInfo {
                     &__EVENTS_INFO

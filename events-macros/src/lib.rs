@@ -11,6 +11,7 @@ mod docs;
 mod krate;
 mod on;
 mod type_text;
+mod upcaster;
 
 use proc_macro::TokenStream;
 
@@ -31,4 +32,13 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn on(args: TokenStream, item: TokenStream) -> TokenStream {
     on::expand(args.into(), item.into()).into()
+}
+
+/// Registers a JSON upcaster for a version of an event whose Rust type was
+/// deleted: `#[upcaster(name = "OrderPlaced", from = 1)]` on a function
+/// `fn(serde_json::Value) -> Result<serde_json::Value, E>` with `E: Display`.
+/// `to` defaults to `from + 1`. See the runtime's `upcast` module.
+#[proc_macro_attribute]
+pub fn upcaster(args: TokenStream, item: TokenStream) -> TokenStream {
+    upcaster::expand(args.into(), item.into()).into()
 }
