@@ -14,7 +14,7 @@ use std::time::Duration;
 use events::{on, Bus, Envelope, Event};
 use serde::{Deserialize, Serialize};
 use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id};
+use tracing::span::{Attributes, Id, Record};
 use tracing::{Level, Subscriber};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
@@ -92,11 +92,23 @@ where
             .span(id)
             .and_then(|span| span.parent())
             .map(|parent| parent.name());
-        self.spans.lock().unwrap().push(SpanRecord {
+        let mut spans = self.spans.lock().unwrap();
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(SpanIndex(spans.len()));
+        }
+        spans.push(SpanRecord {
             name: attrs.metadata().name(),
             fields,
             parent,
         });
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let Some(&SpanIndex(index)) = span.extensions().get::<SpanIndex>() else {
+            return;
+        };
+        values.record(&mut Fields(&mut self.spans.lock().unwrap()[index].fields));
     }
 
     fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
@@ -113,6 +125,9 @@ where
         });
     }
 }
+
+/// The position of a span's record in [`Recording::spans`].
+struct SpanIndex(usize);
 
 /// Runs `body` with a recording subscriber on this thread.
 fn record<R>(body: impl FnOnce() -> R) -> (R, Recording) {
@@ -221,6 +236,11 @@ fn retried_handler_span_per_attempt() {
         })
         .collect();
     assert_eq!(attempts, [("trace.stock", "1"), ("trace.stock", "2")]);
+    let outcomes: Vec<&str> = spans
+        .iter()
+        .map(|span| field(&span.fields, "outcome"))
+        .collect();
+    assert_eq!(outcomes, ["error", "ok"]);
     assert!(
         spans.iter().all(|span| span.parent == Some("event")),
         "{spans:?}"
@@ -270,6 +290,7 @@ fn async_handler_runs_in_handler_span() {
     assert_eq!(spans.len(), 1, "{spans:?}");
     assert_eq!(field(&spans[0].fields, "handler"), "trace.payment");
     assert_eq!(field(&spans[0].fields, "attempt"), "1");
+    assert_eq!(field(&spans[0].fields, "outcome"), "ok");
     assert_eq!(spans[0].parent, Some("event"));
     let inside = recording.logs_at(Level::INFO);
     assert_eq!(inside.len(), 1);

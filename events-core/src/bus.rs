@@ -1633,6 +1633,7 @@ impl Bus {
                 RouteCall::Replaced(call) => run_caught(|| call(input)),
                 RouteCall::Async(_) => Err(Box::new(HandlerError::NeedsAsync)),
             };
+            record_outcome(&span, &outcome);
             #[cfg(feature = "metrics")]
             crate::metrics::handler_ran(
                 frame.name,
@@ -1774,10 +1775,14 @@ impl Bus {
             #[cfg(feature = "metrics")]
             let clock = std::time::Instant::now();
             let attempt_frame = seed.frame();
-            let started = frame::within(&attempt_frame, || match &handler.call {
-                RouteCall::Sync(entry) => run_caught(|| entry(input, &call)).map(|()| None),
-                RouteCall::Replaced(entry) => run_caught(|| entry(input)).map(|()| None),
-                RouteCall::Async(entry) => run_caught(|| Ok(entry(input, &call))).map(Some),
+            // Synchronous handlers run inside the span here; an `async`
+            // one's future is instrumented with it below.
+            let started = span.in_scope(|| {
+                frame::within(&attempt_frame, || match &handler.call {
+                    RouteCall::Sync(entry) => run_caught(|| entry(input, &call)).map(|()| None),
+                    RouteCall::Replaced(entry) => run_caught(|| entry(input)).map(|()| None),
+                    RouteCall::Async(entry) => run_caught(|| Ok(entry(input, &call))).map(Some),
+                })
             });
             let outcome = match started {
                 Ok(Some(future)) => {
@@ -1787,7 +1792,7 @@ impl Bus {
                     };
                     let finished = tracing::Instrument::instrument(
                         with_timeout(handler.timeout, scoped.finish()),
-                        span,
+                        span.clone(),
                     )
                     .await;
                     match finished {
@@ -1809,6 +1814,7 @@ impl Bus {
                     Err(error)
                 }
             };
+            record_outcome(&span, &outcome);
             #[cfg(feature = "metrics")]
             crate::metrics::handler_ran(
                 seed.name,
@@ -2049,7 +2055,22 @@ fn handler_span(handler: &RouteHandler, attempt: u32) -> Span {
     if !tracing::level_enabled!(tracing::Level::DEBUG) {
         return Span::none();
     }
-    tracing::debug_span!("handler", handler = handler.info.name(), attempt)
+    tracing::debug_span!(
+        "handler",
+        handler = handler.info.name(),
+        attempt,
+        outcome = tracing::field::Empty
+    )
+}
+
+/// Records how a handler attempt ended on its span: `ok`, `error` or `not_run`.
+fn record_outcome(span: &Span, outcome: &Outcome) {
+    let value = match outcome {
+        Ok(()) => "ok",
+        Err(error) if error.is_not_run() => "not_run",
+        Err(_) => "error",
+    };
+    span.record("outcome", value);
 }
 
 #[cold]
