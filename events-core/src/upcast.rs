@@ -19,10 +19,12 @@
 //! version's own Rust type, or decoded with
 //! [`Decoder::keep_version`](crate::Decoder::keep_version).
 //!
-//! [`registry::validate`](crate::registry::validate), and so building a
-//! bus, reports every broken chain together: a version without a path to
-//! the latest, two upcasters from one version, a step to a version that
-//! does not exist, and upcasters of a name without any event type.
+//! [`registry::validate`](crate::registry::validate) reports every broken
+//! chain together, and building a bus runs it. The problems it finds are a
+//! version without a path to the latest, two upcasters from one version, a
+//! step to a version that does not exist, and upcasters of a name without
+//! any event type. A cycle cannot be declared: every step goes to a newer
+//! version, which the compiler checks.
 //!
 //! ```
 //! use events::{upcaster, Event};
