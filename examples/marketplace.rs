@@ -5,6 +5,7 @@
 //! cargo run --example marketplace -- --seed 7 --orders 50
 //! cargo run --example marketplace -- --write day.jsonl   # also save every envelope
 //! cargo run --example marketplace -- --read day.jsonl    # replay a saved day
+//! cargo run --example marketplace -- --catalog asyncapi  # only the catalog: json, markdown or asyncapi
 //! cargo run --example marketplace -- --help
 //! ```
 //!
@@ -86,6 +87,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use anyhow::{bail, Context as _};
 use clap::Parser;
+use events::catalog::{AsyncApiInfo, Catalog};
 use events::policy::{Concurrency, OnFailure, Retry};
 use events::{
     on, registry, Bus, Context, Envelope, Event, EventId, EventInfo, HandlerInfo, Report, State,
@@ -961,6 +963,22 @@ pub struct Options {
     /// Replays a day saved with `--write` from FILE instead of simulating one.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["write", "seed", "orders"])]
     pub read: Option<PathBuf>,
+
+    /// Prints the catalog of events and handlers as FORMAT to stdout and
+    /// exits without running a day.
+    #[arg(long, value_name = "FORMAT", value_enum, conflicts_with_all = ["write", "read", "seed", "orders"])]
+    pub catalog: Option<CatalogFormat>,
+}
+
+/// A document format of `--catalog`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CatalogFormat {
+    /// The JSON catalog of `events::catalog`.
+    Json,
+    /// A Markdown page for readers.
+    Markdown,
+    /// An AsyncAPI 3.0.0 document in JSON.
+    Asyncapi,
 }
 
 impl Options {
@@ -971,6 +989,7 @@ impl Options {
             orders,
             write: None,
             read: None,
+            catalog: None,
         }
     }
 }
@@ -1051,6 +1070,10 @@ fn main() -> anyhow::Result<()> {
         .init();
 
     let bus = build_bus()?;
+    if let Some(format) = options.catalog {
+        print!("{}", catalog_document(&bus, format)?);
+        return Ok(());
+    }
     // The day runs before anything is printed, so that an unreadable file
     // shows only the error.
     let summary = run_day(&bus, &options)?;
@@ -1839,6 +1862,32 @@ pub fn catalog(bus: &Bus) -> String {
     }
     out
 }
+
+/// Renders the catalog of `bus` as a document in `format`, ending in a newline.
+///
+/// # Errors
+///
+/// Fails when the document cannot be serialised as JSON.
+pub fn catalog_document(bus: &Bus, format: CatalogFormat) -> anyhow::Result<String> {
+    let catalog = Catalog::for_bus(bus);
+    let document = match format {
+        CatalogFormat::Markdown => return Ok(catalog.to_markdown()),
+        CatalogFormat::Json => catalog.to_json(),
+        CatalogFormat::Asyncapi => {
+            let info = AsyncApiInfo::new("Marketplace", API_VERSION).with_description(
+                "Events of a simulated online marketplace and the handlers that consume them.",
+            );
+            catalog.to_asyncapi(&info)
+        }
+    };
+    let mut json = serde_json::to_string_pretty(&document)
+        .context("failed to serialise the catalog as JSON")?;
+    json.push('\n');
+    Ok(json)
+}
+
+/// The version of the marketplace's event API in the AsyncAPI document.
+const API_VERSION: &str = "1.0.0";
 
 /// Returns the first paragraph of a doc comment on one line, as rustdoc's summaries do.
 fn first_paragraph(doc: &str) -> String {

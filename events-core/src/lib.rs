@@ -38,6 +38,7 @@
 extern crate self as events_core;
 
 mod bus;
+pub mod catalog;
 pub mod cloudevents;
 pub mod dead_letter;
 mod decode;
