@@ -40,6 +40,7 @@ extern crate self as events_core;
 mod bus;
 pub mod catalog;
 pub mod cloudevents;
+pub mod compat;
 pub mod dead_letter;
 mod decode;
 mod doc;
