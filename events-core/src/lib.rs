@@ -109,9 +109,10 @@ pub mod __private {
     pub use serde_json;
 
     /// Finds the JSON Schema of `T` by autoref specialisation: the derive
-    /// calls `(&&SchemaProbe::<T>::new()).schema()`, which picks
-    /// [`WithSchema`] when `T` implements `schemars::JsonSchema` and the
-    /// `schema` feature is on, and [`NoSchema`] otherwise.
+    /// calls `(&&SchemaProbe::<T>::new()).schema()`. Method lookup tries
+    /// `&SchemaProbe<T>` first, where [`WithSchema`] applies when `T`
+    /// implements `schemars::JsonSchema` and the `schema` feature is on, and
+    /// then `SchemaProbe<T>`, where [`NoSchema`] always applies.
     pub struct SchemaProbe<T>(core::marker::PhantomData<T>);
 
     impl<T> SchemaProbe<T> {
@@ -127,14 +128,14 @@ pub mod __private {
         }
     }
 
-    impl<T> NoSchema for &SchemaProbe<T> {}
+    impl<T> NoSchema for SchemaProbe<T> {}
 
     pub trait WithSchema {
         fn schema(&self) -> Option<serde_json::Value>;
     }
 
     #[cfg(feature = "schema")]
-    impl<T: schemars::JsonSchema> WithSchema for &&SchemaProbe<T> {
+    impl<T: schemars::JsonSchema> WithSchema for &SchemaProbe<T> {
         fn schema(&self) -> Option<serde_json::Value> {
             Some(schemars::schema_for!(T).to_value())
         }
