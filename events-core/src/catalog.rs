@@ -99,6 +99,7 @@ use std::fmt::{self, Write as _};
 use serde_json::{json, Map, Value};
 
 use crate::bus::Bus;
+use crate::compat::{self, CompatError, Lock, LockError, LockedVersion, Mode};
 use crate::event::EventInfo;
 use crate::handler::HandlerInfo;
 use crate::registry;
@@ -244,6 +245,114 @@ impl Catalog {
     pub fn to_asyncapi(&self, info: &AsyncApiInfo) -> Value {
         render_asyncapi(self, info)
     }
+}
+
+impl Catalog {
+    /// Records the payload schema of every event in a [`Lock`], to write
+    /// next to the code and commit.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`CheckError::MissingSchemas`] listing the events without a
+    /// schema: a lock without them could not detect their breaks. Schemas
+    /// need the `schema` feature and `schemars::JsonSchema` on the payload.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct CartCleared { cart_id: u64 }
+    /// use events::catalog::{Catalog, CheckError};
+    ///
+    /// // Without `schemars::JsonSchema` on `CartCleared`, it cannot be locked.
+    /// let Err(CheckError::MissingSchemas(names)) = Catalog::new().lock() else { panic!() };
+    /// assert_eq!(names, ["CartCleared v1"]);
+    /// ```
+    pub fn lock(&self) -> Result<Lock, CheckError> {
+        let mut lock = Lock::new();
+        let mut missing = Vec::new();
+        for entry in &self.entries {
+            let info = entry.info;
+            match info.schema() {
+                Some(schema) => {
+                    let locked = LockedVersion::new(schema).with_kind(info.kind().to_string());
+                    lock.insert(info.name(), info.version(), locked);
+                }
+                None => missing.push(format!("{} v{}", info.name(), info.version())),
+            }
+        }
+        if missing.is_empty() {
+            Ok(lock)
+        } else {
+            Err(CheckError::MissingSchemas(missing))
+        }
+    }
+
+    /// Compares the events of this catalog with a lock written earlier,
+    /// under `mode`, and reports every break field by field.
+    ///
+    /// # Errors
+    ///
+    /// Returns the breaks, or the events without a schema.
+    ///
+    /// ```
+    /// use events::catalog::{Catalog, CheckError};
+    /// use events::compat::{Lock, Mode};
+    ///
+    /// // An empty program against an empty lock: nothing can break.
+    /// # if events::registry::all().is_empty() {
+    /// Catalog::new().check(&Lock::new(), Mode::BackwardTransitive).unwrap();
+    /// # }
+    /// ```
+    pub fn check(&self, lock: &Lock, mode: Mode) -> Result<(), CheckError> {
+        let current = self.lock()?;
+        compat::check(lock, &current, mode).map_err(CheckError::Incompatible)
+    }
+}
+
+/// Checks the program's events against the lock file at `path`, for a test
+/// such as `#[test] fn events_are_compatible()`. When the file does not
+/// exist, writes it and passes, so that the first run records the catalog;
+/// commit the file. To accept an intended break, delete the file and run
+/// the test again.
+///
+/// # Errors
+///
+/// Returns the breaks with their fixes, events without a schema, or a lock
+/// file that cannot be read or written.
+///
+/// ```no_run
+/// #[test]
+/// fn events_are_compatible() {
+///     events::catalog::check("events.lock.json", events::compat::Mode::BackwardTransitive)
+///         .unwrap_or_else(|error| panic!("{error}"));
+/// }
+/// ```
+pub fn check(path: impl AsRef<std::path::Path>, mode: Mode) -> Result<(), CheckError> {
+    let path = path.as_ref();
+    let catalog = Catalog::new();
+    if !path.exists() {
+        catalog.lock()?.write(path).map_err(CheckError::Lock)?;
+        return Ok(());
+    }
+    let lock = Lock::read(path).map_err(CheckError::Lock)?;
+    catalog.check(&lock, mode)
+}
+
+/// Why the catalog could not be locked or checked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckError {
+    /// Events whose payload has no JSON Schema, as `Name vN`.
+    #[error(
+        "events without a JSON Schema cannot be locked or checked: {}; enable the `schema` feature and derive `schemars::JsonSchema` on their payloads",
+        .0.join(", ")
+    )]
+    MissingSchemas(Vec<String>),
+    /// Changes that break consumers under the chosen mode.
+    #[error(transparent)]
+    Incompatible(CompatError),
+    /// The lock file could not be read or written.
+    #[error(transparent)]
+    Lock(LockError),
 }
 
 impl Default for Catalog {

@@ -19,7 +19,7 @@
 //! version's own Rust type, or decoded with
 //! [`Decoder::keep_version`](crate::Decoder::keep_version).
 //!
-//! [`registry::validate`](crate::registry::validate) reports every broken
+//! [`registry::validate`] reports every broken
 //! chain together, and building a bus runs it. The problems it finds are a
 //! version without a path to the latest, two upcasters from one version, a
 //! step to a version that does not exist, and upcasters of a name without
