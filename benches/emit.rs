@@ -14,6 +14,10 @@
 //!   on a current-thread tokio runtime.
 //! - `decode`: typed `serde_json` deserialisation of a CloudEvents event
 //!   against `events::decode` plus `Bus::dispatch` of the same bytes.
+//! - `upcast`: `events::decode` plus `Bus::dispatch` of an order stored in
+//!   its latest version, version 3, against the same order stored as
+//!   version 1, which decoding upgrades through a JSON upcaster to version 2
+//!   and a `From` conversion to version 3.
 //! - `registry`: `Registry::find` and `Registry::latest` on registries of 10
 //!   and 10,000 events.
 
@@ -25,8 +29,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use events::registry::Registry;
-use events::{on, Bus, Context, Envelope, Event, EventInfo, EventKind, State};
+use events::{on, upcaster, Bus, Context, Envelope, Event, EventInfo, EventKind, State};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// A payment was captured. Its only bus handler takes the bare payload.
 #[derive(Event, Serialize, Deserialize, Clone, Debug)]
@@ -304,6 +309,104 @@ fn bench_decode(c: &mut Criterion) {
     group.finish();
 }
 
+/// Upgrades version 1 of the upcast benchmarks' order, whose type was
+/// deleted: it carried the total in cents as `amount`.
+#[upcaster(name = "bench.OrderSubmitted", from = 1)]
+fn order_submitted_v1(mut payload: Value) -> Result<Value, String> {
+    let Some(fields) = payload.as_object_mut() else {
+        return Err(format!("the payload is not an object: {payload}"));
+    };
+    let Some(amount) = fields.remove("amount") else {
+        return Err("`amount` is missing".to_owned());
+    };
+    fields.insert("total_cents".to_owned(), amount);
+    Ok(payload)
+}
+
+/// Version 2 of the order in the upcast benchmarks.
+#[derive(Event, Serialize, Deserialize)]
+#[event(name = "bench.OrderSubmitted", version = 2)]
+struct OrderSubmittedV2 {
+    order_id: u64,
+    customer_id: String,
+    total_cents: u64,
+    lines: Vec<OrderLine>,
+    shipping_country: String,
+}
+
+/// Version 3, the latest, added the currency. Earlier orders were in euros.
+#[derive(Event, Serialize, Deserialize)]
+#[event(name = "bench.OrderSubmitted", version = 3, upcast_from = OrderSubmittedV2)]
+struct OrderSubmitted {
+    order_id: u64,
+    customer_id: String,
+    currency: String,
+    total_cents: u64,
+    lines: Vec<OrderLine>,
+    shipping_country: String,
+}
+
+impl From<OrderSubmittedV2> for OrderSubmitted {
+    fn from(v2: OrderSubmittedV2) -> Self {
+        OrderSubmitted {
+            order_id: v2.order_id,
+            customer_id: v2.customer_id,
+            currency: "EUR".to_owned(),
+            total_cents: v2.total_cents,
+            lines: v2.lines,
+            shipping_country: v2.shipping_country,
+        }
+    }
+}
+
+#[on(OrderSubmitted)]
+fn ignore_submitted(_: &OrderSubmitted) {}
+
+/// The order of `ORDER_PLACED_JSON` as `bench.OrderSubmitted` version 3.
+const ORDER_SUBMITTED_V3_JSON: &str = r#"{"specversion":"1.0","id":"0190f3b2-7c4e-7a51-9d1e-5b2c8f0a4e17","source":"https://shop.example/orders","type":"bench.OrderSubmitted","subject":"order-48213","time":"2025-03-14T09:26:53.589Z","dataversion":3,"correlationid":"0190f3b2-7c4e-7a51-9d1e-5b2c8f0a4e00","data":{"order_id":48213,"customer_id":"cus_8Hq2LmZx","currency":"EUR","total_cents":12970,"lines":[{"sku":"TSHIRT-BLK-M","quantity":2,"unit_price_cents":2490},{"sku":"HOODIE-GRY-L","quantity":1,"unit_price_cents":5990},{"sku":"SOCKS-WHT-42","quantity":4,"unit_price_cents":500}],"shipping_country":"DE"}}"#;
+
+/// The same order as version 1: `amount` in place of `total_cents`, and no
+/// currency.
+const ORDER_SUBMITTED_V1_JSON: &str = r#"{"specversion":"1.0","id":"0190f3b2-7c4e-7a51-9d1e-5b2c8f0a4e17","source":"https://shop.example/orders","type":"bench.OrderSubmitted","subject":"order-48213","time":"2025-03-14T09:26:53.589Z","dataversion":1,"correlationid":"0190f3b2-7c4e-7a51-9d1e-5b2c8f0a4e00","data":{"order_id":48213,"customer_id":"cus_8Hq2LmZx","amount":12970,"lines":[{"sku":"TSHIRT-BLK-M","quantity":2,"unit_price_cents":2490},{"sku":"HOODIE-GRY-L","quantity":1,"unit_price_cents":5990},{"sku":"SOCKS-WHT-42","quantity":4,"unit_price_cents":500}],"shipping_country":"DE"}}"#;
+
+fn bench_upcast(c: &mut Criterion) {
+    let bus = bench_bus();
+    let latest = ORDER_SUBMITTED_V3_JSON.as_bytes();
+    let v1 = ORDER_SUBMITTED_V1_JSON.as_bytes();
+
+    // Both inputs decode to the same order, and only the v1 one is upgraded.
+    let from_latest = events::decode(latest).expect("the v3 event decodes");
+    let from_v1 = events::decode(v1).expect("the v1 event upgrades to v3");
+    assert_eq!(from_latest.upcast_from(), None);
+    assert_eq!(from_v1.upcast_from(), Some(1));
+    let upgraded = from_v1.payload::<OrderSubmitted>().expect("a v3 payload");
+    assert_eq!(upgraded.currency, "EUR");
+    let stored = from_latest
+        .payload::<OrderSubmitted>()
+        .expect("a v3 payload");
+    assert_eq!(
+        serde_json::to_value(upgraded).unwrap(),
+        serde_json::to_value(stored).unwrap()
+    );
+    assert_eq!(bus.dispatch(&from_latest).handlers_run(), 1);
+    assert_eq!(bus.dispatch(&from_v1).handlers_run(), 1);
+
+    let mut group = c.benchmark_group("upcast");
+    group.bench_function("decode_latest", |b| {
+        b.iter(|| {
+            let envelope = events::decode(black_box(latest)).unwrap();
+            bus.dispatch(&envelope)
+        })
+    });
+    group.bench_function("decode_v1_upcast", |b| {
+        b.iter(|| {
+            let envelope = events::decode(black_box(v1)).unwrap();
+            bus.dispatch(&envelope)
+        })
+    });
+    group.finish();
+}
+
 /// The Rust type behind every synthetic registry entry. Its own registration
 /// in the program-wide registry plays no part in the benchmark.
 #[derive(Event, Serialize, Deserialize)]
@@ -379,6 +482,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_emit, bench_async, bench_decode, bench_registry
+    targets = bench_emit, bench_async, bench_decode, bench_upcast, bench_registry
 }
 criterion_main!(benches);
