@@ -268,7 +268,6 @@ fn build_fails_with_registry_error() {
 }
 
 #[test]
-#[ignore = "runtime bug: a version with two upcasts is also reported as having none (`NoPath` for `InvoiceIssued` v1)"]
 fn two_upcasts_not_reported_as_none() {
     let error = registry::validate().unwrap_err();
 
@@ -280,7 +279,6 @@ fn two_upcasts_not_reported_as_none() {
 }
 
 #[test]
-#[ignore = "runtime bug: a version with two upcasts is also reported as having none (`NoPath` for `InvoiceIssued` v1)"]
 fn validate_error_text() {
     let error = registry::validate().unwrap_err();
 

@@ -434,8 +434,10 @@ fn build_chains(events: &[&'static EventInfo], upcasters: &[&'static UpcasterInf
             leaving.entry(step.from_version).or_default().push(*step);
         }
         let mut chosen = BTreeMap::new();
+        let mut ambiguous = BTreeSet::new();
         for (from, candidates) in leaving {
             if candidates.len() > 1 {
+                ambiguous.insert(from);
                 problems.push(ChainProblem::TwoUpcasters {
                     name,
                     from,
@@ -458,7 +460,12 @@ fn build_chains(events: &[&'static EventInfo], upcasters: &[&'static UpcasterInf
         }
         if let Some(typed) = typed {
             for (&version, info) in typed {
-                if version != latest && !chosen.contains_key(&version) {
+                // A version with several upcasts is reported as such, not as
+                // one without any.
+                if version != latest
+                    && !chosen.contains_key(&version)
+                    && !ambiguous.contains(&version)
+                {
                     problems.push(ChainProblem::NoPath {
                         name,
                         version,
