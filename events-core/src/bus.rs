@@ -1209,6 +1209,87 @@ impl Bus {
         }
     }
 
+    /// Runs the synchronous handlers of a stored event that is being
+    /// replayed, such as one read back from an event store. Handlers marked
+    /// `#[on(E, replay = false)]` do not run, and the others see
+    /// [`Context::is_replay`](crate::Context::is_replay) return `true`.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Context, Event}; use serde::{Deserialize, Serialize};
+    /// # use std::sync::atomic::{AtomicU32, Ordering};
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct OrderPlaced { order_id: u64 }
+    ///
+    /// static PROJECTED: AtomicU32 = AtomicU32::new(0);
+    ///
+    /// #[on(OrderPlaced)]
+    /// fn project(_: &OrderPlaced, cx: Context) {
+    ///     assert!(cx.is_replay());
+    ///     PROJECTED.fetch_add(1, Ordering::Relaxed);
+    /// }
+    ///
+    /// #[on(OrderPlaced, replay = false)]
+    /// fn send_mail(_: &OrderPlaced) { unreachable!("no mail for old orders") }
+    ///
+    /// let stored = br#"{"specversion":"1.0","id":"o-1","source":"shop","type":"OrderPlaced","data":{"order_id":7}}"#;
+    /// let report = Bus::new().replay(&events::decode(stored).unwrap());
+    /// assert_eq!(report.handlers_run(), 1);
+    /// assert_eq!(PROJECTED.load(Ordering::Relaxed), 1);
+    /// ```
+    pub fn replay(&self, envelope: &DynEnvelope) -> Report {
+        if self.is_special() {
+            if let Some(report) = self.intercept_dyn(envelope) {
+                return report;
+            }
+        }
+        let Some(route) = self.route(envelope.info().type_id()) else {
+            return Report::empty(envelope.info().name_ref());
+        };
+        let mut frame = Frame::of(envelope.metadata(), frame::next_depth());
+        frame.replay = true;
+        self.run_sync(route, &route.handlers, envelope.input(), &frame)
+    }
+
+    /// Like [`replay`](Bus::replay), running `async` handlers too.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Context, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// #[on(OrderPlaced)]
+    /// async fn project(_: &OrderPlaced, cx: Context<'_>) {
+    ///     assert!(cx.is_replay());
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let stored = br#"{"specversion":"1.0","id":"o-1","source":"shop","type":"OrderPlaced","data":{"order_id":7}}"#;
+    /// let report = Bus::new().replay_async(&events::decode(stored).unwrap()).await;
+    /// assert!(report.is_ok());
+    /// # });
+    /// ```
+    pub fn replay_async<'a>(
+        &'a self,
+        envelope: &'a DynEnvelope,
+    ) -> impl Future<Output = Report> + Send + 'a {
+        let depth = frame::next_depth();
+        let intercepted = if self.is_special() {
+            self.intercept_dyn(envelope)
+        } else {
+            None
+        };
+        async move {
+            if let Some(report) = intercepted {
+                return report;
+            }
+            let Some(route) = self.route(envelope.info().type_id()) else {
+                return Report::empty(envelope.info().name_ref());
+            };
+            let mut frame = Frame::of(envelope.metadata(), depth);
+            frame.replay = true;
+            self.run_async(route, &route.handlers, envelope.input(), frame)
+                .await
+        }
+    }
+
     /// Spawns the handling of `event` on the current tokio runtime and
     /// returns at once. The bus tracks the work, so that
     /// [`shutdown`](Bus::shutdown) can wait for it.
@@ -1560,6 +1641,9 @@ impl Bus {
         let entered = node.enter();
         let mut stopped_by = None;
         for handler in handlers {
+            if frame.replay && !handler.info.replays() {
+                continue;
+            }
             if let Some(by) = stopped_by {
                 tally = tally.record_failure(not_run(handler, HandlerError::Stopped(by)));
                 continue;
@@ -1568,7 +1652,7 @@ impl Bus {
                 RouteCall::Sync(call) if handler.single_attempt && !traced => {
                     #[cfg(feature = "metrics")]
                     let clock = std::time::Instant::now();
-                    let outcome = run_caught(|| call(input, &self.call(handler, 1)));
+                    let outcome = run_caught(|| call(input, &self.call(handler, 1, frame.replay)));
                     #[cfg(feature = "metrics")]
                     crate::metrics::handler_ran(
                         route.event.name(),
@@ -1602,11 +1686,12 @@ impl Bus {
     }
 
     #[inline]
-    fn call(&self, handler: &RouteHandler, attempt: u32) -> Call<'_> {
+    fn call(&self, handler: &RouteHandler, attempt: u32, replay: bool) -> Call<'_> {
         Call {
             bus: self,
             handler: handler.info,
             attempt,
+            replay,
         }
     }
 
@@ -1629,7 +1714,9 @@ impl Bus {
             #[cfg(feature = "metrics")]
             let clock = std::time::Instant::now();
             let outcome = match &handler.call {
-                RouteCall::Sync(call) => run_caught(|| call(input, &self.call(handler, attempt))),
+                RouteCall::Sync(call) => {
+                    run_caught(|| call(input, &self.call(handler, attempt, frame.replay)))
+                }
                 RouteCall::Replaced(call) => run_caught(|| call(input)),
                 RouteCall::Async(_) => Err(Box::new(HandlerError::NeedsAsync)),
             };
@@ -1682,8 +1769,13 @@ impl Bus {
         let mut tally = Tally::new();
         let mut stopped_by = None;
         let mut index = 0;
+        let skipped = |handler: &RouteHandler| frame.replay && !handler.info.replays();
         while index < handlers.len() {
             let handler = &handlers[index];
+            if skipped(handler) {
+                index += 1;
+                continue;
+            }
             if let Some(by) = stopped_by {
                 tally = tally.record_failure(not_run(handler, HandlerError::Stopped(by)));
                 index += 1;
@@ -1694,7 +1786,7 @@ impl Bus {
                 index
                     + handlers[index..]
                         .iter()
-                        .take_while(|handler| handler.concurrent)
+                        .take_while(|handler| handler.concurrent && !skipped(handler))
                         .count()
             } else {
                 index + 1
@@ -1771,7 +1863,7 @@ impl Bus {
         let mut attempt = 1;
         loop {
             let span = handler_span(handler, attempt);
-            let call = self.call(handler, attempt);
+            let call = self.call(handler, attempt, seed.replay);
             #[cfg(feature = "metrics")]
             let clock = std::time::Instant::now();
             let attempt_frame = seed.frame();

@@ -24,6 +24,8 @@ use crate::handler::Outcome;
 pub(crate) struct Frame {
     pub(crate) name: &'static str,
     pub(crate) depth: u32,
+    /// Whether the event is a stored one being replayed.
+    pub(crate) replay: bool,
     /// Set up on first use. An event emitted without an envelope that starts
     /// a chain needs it only when a handler emits a follow-up or fails, so
     /// the common emit neither builds nor drops it. `ManuallyDrop` keeps the
@@ -87,6 +89,7 @@ impl Frame {
             Some(link) => Frame {
                 name,
                 depth: link.depth + 1,
+                replay: false,
                 state: ManuallyDrop::new(OnceCell::from(FrameState::new(
                     None,
                     Some(link.correlation),
@@ -104,6 +107,7 @@ impl Frame {
         Frame {
             name,
             depth: 0,
+            replay: false,
             state: ManuallyDrop::new(OnceCell::new()),
         }
     }
@@ -118,6 +122,7 @@ impl Frame {
         Frame {
             name: metadata.name(),
             depth,
+            replay: false,
             state: ManuallyDrop::new(OnceCell::from(state)),
         }
     }
@@ -129,6 +134,7 @@ impl Frame {
         Seed {
             name: self.name,
             depth: self.depth,
+            replay: self.replay,
             correlation: self.state().correlation.clone(),
             causation: self.causation(),
             id,
@@ -177,6 +183,7 @@ impl Frame {
 pub(crate) struct Seed {
     pub(crate) name: &'static str,
     pub(crate) depth: u32,
+    pub(crate) replay: bool,
     pub(crate) id: EventId,
     correlation: Option<EventId>,
     causation: Option<EventId>,
@@ -196,6 +203,7 @@ impl Seed {
         Frame {
             name: self.name,
             depth: self.depth,
+            replay: self.replay,
             state: ManuallyDrop::new(OnceCell::from(state)),
         }
     }

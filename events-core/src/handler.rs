@@ -51,6 +51,7 @@ pub struct HandlerInfo {
     after: &'static [&'static str],
     before: &'static [&'static str],
     requires: &'static [fn() -> Option<StateRequirement>],
+    replays: bool,
 }
 
 impl HandlerInfo {
@@ -292,6 +293,22 @@ impl HandlerInfo {
         self.before
     }
 
+    /// Returns whether the handler runs when stored events are replayed
+    /// ([`Bus::replay`](crate::Bus::replay)). `#[on(E, replay = false)]` turns
+    /// it off, for handlers with effects outside the process such as mail.
+    ///
+    /// ```
+    /// # use events::{on, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct PaymentSucceeded;
+    /// #[on(PaymentSucceeded, name = "mail.receipt", replay = false)]
+    /// fn send_receipt(_: &PaymentSucceeded) {}
+    ///
+    /// assert!(!events::registry::handler("mail.receipt").unwrap().replays());
+    /// ```
+    pub fn replays(&self) -> bool {
+        self.replays
+    }
+
     /// Returns the state types the handler takes through [`State`], which
     /// the bus must be given when it is built.
     ///
@@ -328,6 +345,7 @@ impl fmt::Debug for HandlerInfo {
             .field("concurrency", &self.concurrency)
             .field("after", &self.after)
             .field("before", &self.before)
+            .field("replays", &self.replays)
             .field("file", &self.file)
             .field("line", &self.line)
             .finish()
@@ -644,7 +662,13 @@ impl HandlerInfo {
             after: &[],
             before: &[],
             requires: &[],
+            replays: true,
         }
+    }
+
+    pub const fn __replays(mut self, replays: bool) -> Self {
+        self.replays = replays;
+        self
     }
 
     pub const fn __priority(mut self, priority: i32) -> Self {
@@ -704,6 +728,7 @@ pub struct Call<'a> {
     pub(crate) bus: &'a Bus,
     pub(crate) handler: &'static HandlerInfo,
     pub(crate) attempt: u32,
+    pub(crate) replay: bool,
 }
 
 /// A handler parameter after the event: [`State<T>`] or [`Context`].
@@ -912,6 +937,7 @@ pub struct Context<'a> {
     bus: &'a Bus,
     handler: &'static HandlerInfo,
     attempt: u32,
+    replay: bool,
 }
 
 impl<'a> Context<'a> {
@@ -958,6 +984,23 @@ impl<'a> Context<'a> {
     /// ```
     pub fn attempt(&self) -> u32 {
         self.attempt
+    }
+
+    /// Returns whether the event is a stored one being replayed through
+    /// [`Bus::replay`](crate::Bus::replay), rather than one happening now.
+    /// Follow-ups emitted during a replay are new events.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Context, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+    /// #[on(OrderPlaced)]
+    /// fn project(_: &OrderPlaced, cx: Context) {
+    ///     assert!(!cx.is_replay());
+    /// }
+    /// # Bus::new().emit(OrderPlaced);
+    /// ```
+    pub fn is_replay(&self) -> bool {
+        self.replay
     }
 
     /// Returns the id of the event being handled. For an event emitted
@@ -1067,6 +1110,7 @@ impl fmt::Debug for Context<'_> {
         f.debug_struct("Context")
             .field("handler", &self.handler.name())
             .field("attempt", &self.attempt)
+            .field("replay", &self.replay)
             .finish_non_exhaustive()
     }
 }
@@ -1077,6 +1121,7 @@ impl<'a> FromCall<'a> for Context<'a> {
             bus: call.bus,
             handler: call.handler,
             attempt: call.attempt,
+            replay: call.replay,
         }
     }
 }

@@ -247,6 +247,7 @@ pub struct OnOptions {
     pub on_failure: Option<Spanned<OnFailure>>,
     pub timeout: Option<Spanned<u64>>,
     pub concurrent: Option<Spanned<bool>>,
+    pub replay: Option<Spanned<bool>>,
 }
 
 /// A backoff written as `fixed("100ms")` or `exponential("10ms", "1s")`,
@@ -263,7 +264,7 @@ pub enum OnFailure {
     Stop,
 }
 
-pub const ON_KEYS: &str = "`name`, `priority`, `after`, `before`, `attempts`, `backoff`, `jitter`, `on_failure`, `timeout`, `concurrent` or `crate`";
+pub const ON_KEYS: &str = "`name`, `priority`, `after`, `before`, `attempts`, `backoff`, `jitter`, `on_failure`, `timeout`, `concurrent`, `replay` or `crate`";
 
 const DURATION_HELP: &str = "write a whole number followed by a unit, `ns`, `us`, `ms`, `s`, `m` or `h`, such as \"250ms\" or \"5s\"";
 
@@ -289,6 +290,7 @@ impl OnOptions {
             on_failure: None,
             timeout: None,
             concurrent: None,
+            replay: None,
         };
         let mut errors = Errors::default();
         while !input.is_empty() {
@@ -459,6 +461,17 @@ impl OnOptions {
                             lit.span(),
                             format!("invalid duration \"{}\"; {DURATION_HELP}", lit.value()),
                         ),
+                    }
+                }
+                // replay = false
+                "replay" => {
+                    let lit: syn::LitBool = input.parse()?;
+                    let spanned = Spanned {
+                        value: lit.value,
+                        span: lit.span(),
+                    };
+                    if options.replay.replace(spanned).is_some() {
+                        duplicate(&mut errors);
                     }
                 }
                 // concurrent = true

@@ -311,6 +311,10 @@ fn registration(
     if !requirements.is_empty() {
         settings.extend(quote!(.__requires(&[#(#requirements),*])));
     }
+    if let Some(replay) = &options.replay {
+        let replays = replay.value;
+        settings.extend(quote!(.__replays(#replays)));
+    }
 
     quote! {
         #(#cfgs)*
