@@ -57,7 +57,8 @@
 //!
 //! A handler is `{"name", "function", "priority", "after", "before",
 //! "retry", "on_failure", "timeout", "concurrency", "async",
-//! "takes_envelope", "state", "location"}`. `retry` is the policy's
+//! "takes_envelope", "replay", "state", "location"}`. `replay` is `false`
+//! for handlers that skip replayed events. `retry` is the policy's
 //! `Display` form (`"3 attempts, fixed 20ms"`), `timeout` the `Debug` form of
 //! the duration (`"2s"`), and `null` in `retry`, `on_failure`, `timeout` or
 //! `concurrency` means that the attribute does not set it, so the bus
@@ -460,6 +461,7 @@ fn handler_json(handler: &HandlerInfo) -> Value {
         "concurrency": handler.concurrency().map(|concurrency| concurrency.to_string()),
         "async": handler.is_async(),
         "takes_envelope": handler.takes_envelope(),
+        "replay": handler.replays(),
         "state": state,
         "location": location(handler.file(), handler.line()),
     })
