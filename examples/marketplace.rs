@@ -6,6 +6,10 @@
 //! cargo run --example marketplace -- --write day.jsonl   # also save every envelope
 //! cargo run --example marketplace -- --read day.jsonl    # replay a saved day
 //! cargo run --example marketplace -- --catalog asyncapi  # only the catalog: json, markdown or asyncapi
+//! cargo run --example marketplace -- --replay-v1 examples/data/orders-v1.jsonl
+//! cargo run --features schema --example marketplace -- --lock-write examples/marketplace.lock.json
+//! cargo run --features schema --example marketplace -- --lock-check examples/marketplace.lock.json
+//! cargo run --features schema --example marketplace -- --lock-check examples/marketplace.lock.json --mode full-transitive
 //! cargo run --example marketplace -- --help
 //! ```
 //!
@@ -76,6 +80,36 @@
 //! the same event ids, retries and dead letters. Lines that cannot be
 //! decoded are listed in the summary with their line number and reason, and
 //! make the program exit with an error.
+//!
+//! # Versions
+//!
+//! `OrderPlaced` is at version 2, which itemises the VAT that prices
+//! include, and [`OrderPlacedV1`] keeps the shape of version 1, which had
+//! none. [`events::decode`] upgrades a version 1 event with
+//! `From<OrderPlacedV1> for OrderPlaced`, so only version 2 has handlers.
+//! `--replay-v1 FILE` decodes a file of stored events, such as the version 1
+//! orders in `examples/data/orders-v1.jsonl`, and dispatches them to those
+//! handlers. Unlike `--read`, it lets handlers emit follow-ups, and it needs
+//! no server. It prints the day's summary, then how many events it read,
+//! upgraded from version 1, handled, failed in a handler and could not decode.
+//!
+//! # Schema lock
+//!
+//! Every payload also derives `schemars::JsonSchema`, so with the `schema`
+//! feature the catalog carries a JSON Schema for each event version.
+//! `--lock-write PATH` records them in a lock file, and
+//! `examples/marketplace.lock.json` is the committed one. `--lock-check PATH`
+//! compares the program with a lock file under `--mode`, which defaults to
+//! `backward-transitive`: consumers of each version read events of every
+//! earlier version. It prints every break with its field path and fix, or
+//! "compatible", and exits with an error on breaks. Without the `schema`
+//! feature both options fail and name the feature to enable.
+//!
+//! The checker compares the schemas only and does not know about the
+//! upcast from version 1 to 2. It accepts the differences between the two
+//! versions only while both schemas equal the locked ones, so any change to
+//! the `OrderPlaced` payload or its doc comments (the schema descriptions)
+//! also reports them as breaks. Rewrite the lock after such a change.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::{self, Write as _};
@@ -88,6 +122,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use anyhow::{bail, Context as _};
 use clap::Parser;
 use events::catalog::{AsyncApiInfo, Catalog};
+use events::compat::{self, Break, Lock, Mode};
 use events::policy::{Concurrency, OnFailure, Retry};
 use events::{
     on, registry, Bus, Context, Envelope, Event, EventId, EventInfo, HandlerInfo, Report, State,
@@ -95,6 +130,7 @@ use events::{
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom as _;
 use rand::{Rng as _, SeedableRng as _};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Last four digits of the card that the simulated payment gateway declines.
@@ -123,6 +159,10 @@ const FREE_SHIPPING_FROM_CENTS: u64 = 5_000;
 /// Shipping fee in cents for orders below [`FREE_SHIPPING_FROM_CENTS`].
 const SHIPPING_FEE_CENTS: u64 = 495;
 
+/// VAT rate of every product of the marketplace, in basis points: the
+/// German standard rate of 19 %.
+pub const STANDARD_VAT_RATE_BASIS_POINTS: u32 = 1_900;
+
 /// The `source` attribute of every envelope the marketplace bus creates.
 const SOURCE: &str = "https://marketplace.example/shop";
 
@@ -140,8 +180,12 @@ const DEFAULT_CONCURRENCY: Concurrency = Concurrency::Sequential;
 // ---------------------------------------------------------------------------
 
 /// A customer placed an order, which is charged next.
-#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[event(name = "OrderPlaced", version = 1, kind = "integration")]
+///
+/// Version 2 itemises the VAT that the prices include, per line and for the
+/// order. Decoding upgrades version 1 events with `From<OrderPlacedV1>`, so
+/// the handlers see version 2 only.
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[event(version = 2, kind = "integration", upcast_from = OrderPlacedV1)]
 pub struct OrderPlaced {
     /// Order number, unique within the marketplace.
     pub order_id: u64,
@@ -149,6 +193,48 @@ pub struct OrderPlaced {
     pub user_id: u64,
     /// Ordered products.
     pub lines: Vec<OrderLine>,
+    /// Sum of the lines in cents, VAT included.
+    pub subtotal_cents: u64,
+    /// VAT included in `subtotal_cents`: the sum of the lines' VAT.
+    pub vat_cents: u64,
+    /// Shipping fee in cents, zero from the free-shipping threshold on.
+    pub shipping_cents: u64,
+    /// Amount to charge in cents: `subtotal_cents` plus `shipping_cents`.
+    pub total_cents: u64,
+    /// ISO 4217 code of every amount in the order.
+    pub currency: String,
+    /// Last four digits of the card the customer pays with.
+    pub card_last4: String,
+}
+
+/// One product line of an order, with the VAT its price includes.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+pub struct OrderLine {
+    /// Stock keeping unit of the product.
+    pub sku: String,
+    /// Number of units ordered.
+    pub quantity: u32,
+    /// Price of one unit in cents when the order was placed, VAT included.
+    pub unit_price_cents: u64,
+    /// VAT rate of the product in basis points: 1900 is 19 %.
+    pub vat_rate_basis_points: u32,
+    /// VAT included in the line's price (`quantity` × `unit_price_cents`), in cents.
+    pub vat_cents: u64,
+}
+
+/// Version 1 of [`OrderPlaced`], which carried no VAT.
+///
+/// Orders stored before version 2 still have this shape, such as the ones
+/// in `examples/data/orders-v1.jsonl`.
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[event(name = "OrderPlaced", version = 1, kind = "integration")]
+pub struct OrderPlacedV1 {
+    /// Order number, unique within the marketplace.
+    pub order_id: u64,
+    /// Customer who placed the order.
+    pub user_id: u64,
+    /// Ordered products.
+    pub lines: Vec<OrderLineV1>,
     /// Shipping fee in cents, zero from the free-shipping threshold on.
     pub shipping_cents: u64,
     /// Amount to charge in cents: every line plus shipping.
@@ -159,19 +245,83 @@ pub struct OrderPlaced {
     pub card_last4: String,
 }
 
-/// One product line of an order.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct OrderLine {
+/// One product line of a version 1 order.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+pub struct OrderLineV1 {
     /// Stock keeping unit of the product.
     pub sku: String,
     /// Number of units ordered.
     pub quantity: u32,
-    /// Price of one unit in cents when the order was placed.
+    /// Price of one unit in cents when the order was placed, VAT included.
     pub unit_price_cents: u64,
 }
 
+impl OrderLine {
+    /// Creates a line whose price includes VAT at `vat_rate_basis_points`.
+    pub fn new(
+        sku: String,
+        quantity: u32,
+        unit_price_cents: u64,
+        vat_rate_basis_points: u32,
+    ) -> OrderLine {
+        let gross_cents = unit_price_cents * u64::from(quantity);
+        OrderLine {
+            sku,
+            quantity,
+            unit_price_cents,
+            vat_rate_basis_points,
+            vat_cents: included_vat_cents(gross_cents, vat_rate_basis_points),
+        }
+    }
+
+    /// Returns the price of the line in cents, VAT included.
+    pub fn gross_cents(&self) -> u64 {
+        self.unit_price_cents * u64::from(self.quantity)
+    }
+}
+
+impl From<OrderPlacedV1> for OrderPlaced {
+    /// Upgrades a version 1 order. Version 1 prices already included VAT at
+    /// [`STANDARD_VAT_RATE_BASIS_POINTS`], the rate of every product of the
+    /// marketplace, so each line gets that rate and the VAT it implies. The
+    /// amounts charged stay as they were.
+    fn from(order: OrderPlacedV1) -> OrderPlaced {
+        let lines: Vec<OrderLine> = order
+            .lines
+            .into_iter()
+            .map(|line| {
+                OrderLine::new(
+                    line.sku,
+                    line.quantity,
+                    line.unit_price_cents,
+                    STANDARD_VAT_RATE_BASIS_POINTS,
+                )
+            })
+            .collect();
+        OrderPlaced {
+            order_id: order.order_id,
+            user_id: order.user_id,
+            subtotal_cents: lines.iter().map(OrderLine::gross_cents).sum(),
+            vat_cents: lines.iter().map(|line| line.vat_cents).sum(),
+            lines,
+            shipping_cents: order.shipping_cents,
+            total_cents: order.total_cents,
+            currency: order.currency,
+            card_last4: order.card_last4,
+        }
+    }
+}
+
+/// Returns the VAT included in a gross price, in cents, rounded half up:
+/// `gross × rate / (10 000 + rate)` with the rate in basis points.
+pub fn included_vat_cents(gross_cents: u64, vat_rate_basis_points: u32) -> u64 {
+    let rate = u64::from(vat_rate_basis_points);
+    let divisor = 10_000 + rate;
+    (gross_cents * rate + divisor / 2) / divisor
+}
+
 /// The payment gateway captured the amount of an order.
-#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[event(name = "PaymentSucceeded", version = 1, kind = "integration")]
 pub struct PaymentSucceeded {
     /// Payment reference of the gateway.
@@ -189,7 +339,7 @@ pub struct PaymentSucceeded {
 }
 
 /// The warehouse handed a paid order to a carrier.
-#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[event(name = "OrderFulfilled", version = 1, kind = "domain")]
 pub struct OrderFulfilled {
     /// Order that was shipped.
@@ -208,7 +358,7 @@ pub struct OrderFulfilled {
 }
 
 /// A vendor added a product to the catalog.
-#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[event(name = "ProductCreated", version = 1, kind = "domain")]
 pub struct ProductCreated {
     /// Stock keeping unit, unique within the marketplace.
@@ -226,7 +376,7 @@ pub struct ProductCreated {
 }
 
 /// A visitor created a customer account.
-#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[event(name = "UserRegistered", version = 1, kind = "domain")]
 pub struct UserRegistered {
     /// Account number, unique within the marketplace.
@@ -240,7 +390,7 @@ pub struct UserRegistered {
 }
 
 /// A message to a user left the notification service.
-#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[event(name = "NotificationSent", version = 1, kind = "domain")]
 pub struct NotificationSent {
     /// Notification number, unique within the day.
@@ -256,7 +406,7 @@ pub struct NotificationSent {
 }
 
 /// A vendor's catalog was synchronised with the vendor's ERP system.
-#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[event(name = "VendorSynced", version = 1, kind = "domain")]
 pub struct VendorSynced {
     /// Vendor whose catalog was synchronised.
@@ -276,7 +426,7 @@ pub struct VendorSynced {
 }
 
 /// The AI shopping assistant completed a request of a user.
-#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[event(name = "AIRequestCompleted", version = 1, kind = "domain")]
 pub struct AiRequestCompleted {
     /// Request number, unique within the day.
@@ -296,7 +446,7 @@ pub struct AiRequestCompleted {
 }
 
 /// A seller finished a course of the seller academy.
-#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[event(name = "CourseCompleted", version = 1, kind = "domain")]
 pub struct CourseCompleted {
     /// Seller who finished the course.
@@ -659,6 +809,7 @@ fn count_order(order: &OrderPlaced, day: State<Day>) {
     day.update(|records| {
         records.totals.orders += 1;
         records.totals.units_ordered += units;
+        records.totals.order_vat_cents += order.vat_cents;
     });
 }
 
@@ -968,6 +1119,68 @@ pub struct Options {
     /// exits without running a day.
     #[arg(long, value_name = "FORMAT", value_enum, conflicts_with_all = ["write", "read", "seed", "orders"])]
     pub catalog: Option<CatalogFormat>,
+
+    /// Decodes the events of FILE, upgrading `OrderPlaced` version 1 to
+    /// version 2, and runs them through the handlers instead of simulating a day.
+    #[arg(
+        long = "replay-v1",
+        value_name = "FILE",
+        conflicts_with_all = ["write", "read", "seed", "orders", "catalog"]
+    )]
+    pub replay_v1: Option<PathBuf>,
+
+    /// Writes the JSON Schema of every event version to the lock file PATH
+    /// and exits. Needs the `schema` feature.
+    #[arg(
+        long,
+        value_name = "PATH",
+        conflicts_with_all = ["write", "read", "seed", "orders", "catalog", "replay_v1", "lock_check"]
+    )]
+    pub lock_write: Option<PathBuf>,
+
+    /// Compares the payload schemas with the lock file PATH, prints every
+    /// break or "compatible", and exits, with an error on breaks. Needs the
+    /// `schema` feature.
+    #[arg(
+        long,
+        value_name = "PATH",
+        conflicts_with_all = ["write", "read", "seed", "orders", "catalog", "replay_v1"]
+    )]
+    pub lock_check: Option<PathBuf>,
+
+    /// Compatibility mode of `--lock-check`.
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = CompatMode::BackwardTransitive, requires = "lock_check")]
+    pub mode: CompatMode,
+}
+
+/// A compatibility mode of `--mode`, as [`events::compat::Mode`] defines it.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompatMode {
+    /// Consumers of each version read events of the previous version.
+    Backward,
+    /// Consumers of each version read events of the next version.
+    Forward,
+    /// Both `backward` and `forward`.
+    Full,
+    /// Consumers of each version read events of every earlier version.
+    BackwardTransitive,
+    /// Consumers of each version read events of every later version.
+    ForwardTransitive,
+    /// Both `backward-transitive` and `forward-transitive`.
+    FullTransitive,
+}
+
+impl From<CompatMode> for Mode {
+    fn from(mode: CompatMode) -> Mode {
+        match mode {
+            CompatMode::Backward => Mode::Backward,
+            CompatMode::Forward => Mode::Forward,
+            CompatMode::Full => Mode::Full,
+            CompatMode::BackwardTransitive => Mode::BackwardTransitive,
+            CompatMode::ForwardTransitive => Mode::ForwardTransitive,
+            CompatMode::FullTransitive => Mode::FullTransitive,
+        }
+    }
 }
 
 /// A document format of `--catalog`.
@@ -990,6 +1203,10 @@ impl Options {
             write: None,
             read: None,
             catalog: None,
+            replay_v1: None,
+            lock_write: None,
+            lock_check: None,
+            mode: CompatMode::BackwardTransitive,
         }
     }
 }
@@ -1006,7 +1223,7 @@ pub fn run(options: &Options) -> anyhow::Result<Summary> {
 }
 
 /// Simulates the day described by `options` on `bus`, or replays the file of
-/// `--read`, and returns its summary.
+/// `--read` or `--replay-v1`, and returns its summary.
 ///
 /// `bus` must come from [`build_bus`] and not have run a day before,
 /// because its state keeps the counts of the day.
@@ -1014,33 +1231,27 @@ pub fn run(options: &Options) -> anyhow::Result<Summary> {
 /// # Errors
 ///
 /// Fails when the bus already ran a day or lacks the marketplace state,
-/// when both `read` and `write` are set, when the file of `read` cannot be
-/// read, or when the file of `write` cannot be written. Lines of the `read`
-/// file that cannot be decoded are not errors: the summary lists them.
+/// when `write` is set together with `read` or `replay_v1`, when the file
+/// of `read` or `replay_v1` cannot be read, or when the file of `write`
+/// cannot be written. Lines of the `read` or `replay_v1` file that cannot
+/// be decoded are not errors: the summary lists them.
 pub fn run_day(bus: &Bus, options: &Options) -> anyhow::Result<Summary> {
-    if let (Some(read), Some(write)) = (&options.read, &options.write) {
+    let replay = options.read.as_ref().or(options.replay_v1.as_ref());
+    if let (Some(read), Some(write)) = (replay, &options.write) {
         bail!(
-            "`--read {}` and `--write {}` cannot be combined: a replay emits no new events to save",
+            "`{}` and `--write {}` cannot be combined: a replay emits no new events to save",
             read.display(),
             write.display()
         );
     }
-    let Some(day) = bus.state::<Day>() else {
-        bail!("the bus has no `Day` state; build it with `build_bus`");
-    };
-    if day.started.swap(true, Ordering::Relaxed) {
-        bail!("the bus already ran a day and keeps its counts; build a new one with `build_bus`");
+    if let Some(path) = &options.replay_v1 {
+        return Ok(replay_v1(bus, path)?.summary);
     }
-
-    // The tokio timer serves the waits between retries and the timeouts of
-    // `async` handlers.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .context("failed to start the Tokio runtime")?;
+    let day = start_day(bus)?;
+    let runtime = new_runtime()?;
 
     if let Some(path) = &options.read {
-        let (envelopes, undecodable) = read_day(path)?;
+        let (envelopes, undecodable) = read_day(path, "--read")?;
         day.replaying.store(true, Ordering::Relaxed);
         runtime.block_on(replay_day(bus, day, &envelopes));
         return Summary::new(bus, undecodable);
@@ -1059,6 +1270,26 @@ pub fn run_day(bus: &Bus, options: &Options) -> anyhow::Result<Summary> {
     Summary::new(bus, Vec::new())
 }
 
+/// Marks the day of `bus` as started and returns its state.
+fn start_day(bus: &Bus) -> anyhow::Result<&Day> {
+    let Some(day) = bus.state::<Day>() else {
+        bail!("the bus has no `Day` state; build it with `build_bus`");
+    };
+    if day.started.swap(true, Ordering::Relaxed) {
+        bail!("the bus already ran a day and keeps its counts; build a new one with `build_bus`");
+    }
+    Ok(day)
+}
+
+/// Starts the runtime of a day. Its timer serves the waits between retries
+/// and the timeouts of `async` handlers.
+fn new_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .context("failed to start the Tokio runtime")
+}
+
 fn main() -> anyhow::Result<()> {
     let options = Options::parse();
     // Retries and handler failures are logged to stderr, and the catalog and
@@ -1072,6 +1303,51 @@ fn main() -> anyhow::Result<()> {
     let bus = build_bus()?;
     if let Some(format) = options.catalog {
         print!("{}", catalog_document(&bus, format)?);
+        return Ok(());
+    }
+    if let Some(path) = &options.lock_write {
+        let lock = write_lock(&bus, path)?;
+        let versions: usize = lock
+            .event_names()
+            .map(|name| lock.versions(name).count())
+            .sum();
+        println!(
+            "Wrote the payload schemas of {versions} event versions to {}",
+            path.display()
+        );
+        return Ok(());
+    }
+    if let Some(path) = &options.lock_check {
+        let mode = Mode::from(options.mode);
+        let breaks = check_lock(&bus, path, mode)?;
+        if breaks.is_empty() {
+            println!(
+                "compatible: the catalog keeps {mode} compatibility with {}",
+                path.display()
+            );
+            return Ok(());
+        }
+        for found in &breaks {
+            println!("{found}");
+        }
+        bail!(
+            "{} break(s) of {mode} compatibility with {}",
+            breaks.len(),
+            path.display()
+        );
+    }
+    if let Some(path) = &options.replay_v1 {
+        let replay = replay_v1(&bus, path)?;
+        print!("{}", replay.summary);
+        println!();
+        print!("{replay}");
+        if !replay.summary.undecodable.is_empty() {
+            bail!(
+                "{} line(s) of {} could not be decoded; see the list above",
+                replay.summary.undecodable.len(),
+                path.display()
+            );
+        }
         return Ok(());
     }
     // The day runs before anything is printed, so that an unreadable file
@@ -1297,18 +1573,16 @@ impl Simulation<'_> {
         let lines: Vec<OrderLine> = (0..line_count)
             .map(|_| {
                 let product = &self.products[self.rng.random_range(0..self.products.len())];
-                OrderLine {
-                    sku: product.sku.clone(),
-                    quantity: self.rng.random_range(1..=3),
-                    unit_price_cents: product.price_cents,
-                }
+                OrderLine::new(
+                    product.sku.clone(),
+                    self.rng.random_range(1..=3),
+                    product.price_cents,
+                    STANDARD_VAT_RATE_BASIS_POINTS,
+                )
             })
             .collect();
-        let items_cents: u64 = lines
-            .iter()
-            .map(|line| line.unit_price_cents * u64::from(line.quantity))
-            .sum();
-        let shipping_cents = if items_cents >= FREE_SHIPPING_FROM_CENTS {
+        let subtotal_cents: u64 = lines.iter().map(OrderLine::gross_cents).sum();
+        let shipping_cents = if subtotal_cents >= FREE_SHIPPING_FROM_CENTS {
             0
         } else {
             SHIPPING_FEE_CENTS
@@ -1317,9 +1591,11 @@ impl Simulation<'_> {
         let order = OrderPlaced {
             order_id,
             user_id,
+            subtotal_cents,
+            vat_cents: lines.iter().map(|line| line.vat_cents).sum(),
             lines,
             shipping_cents,
-            total_cents: items_cents + shipping_cents,
+            total_cents: subtotal_cents + shipping_cents,
             currency: CURRENCY.to_owned(),
             card_last4: card_last4.to_owned(),
         };
@@ -1382,10 +1658,13 @@ fn write_day(path: &Path, json_lines: &[String]) -> anyhow::Result<()> {
         .with_context(|| format!("failed to write `{}`", path.display()))
 }
 
-/// Decodes every line of a saved day and skips empty lines.
-fn read_day(path: &Path) -> anyhow::Result<(Vec<events::DynEnvelope>, Vec<UndecodableLine>)> {
+/// Decodes every line of a saved day, the file of `flag`, and skips empty lines.
+fn read_day(
+    path: &Path,
+    flag: &str,
+) -> anyhow::Result<(Vec<events::DynEnvelope>, Vec<UndecodableLine>)> {
     let bytes = std::fs::read(path)
-        .with_context(|| format!("failed to read `{}` for --read", path.display()))?;
+        .with_context(|| format!("failed to read `{}` for {flag}", path.display()))?;
 
     let mut envelopes = Vec::new();
     let mut undecodable = Vec::new();
@@ -1414,6 +1693,119 @@ async fn replay_day(bus: &Bus, day: &Day, envelopes: &[events::DynEnvelope]) {
     }
 }
 
+/// The counts of a `--replay-v1` run and the summary of the day it made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct V1Replay {
+    /// The file that was read.
+    pub path: PathBuf,
+    /// Non-empty lines of the file, decoded or not.
+    pub events_read: u64,
+    /// Events that decoding upgraded from version 1.
+    pub upgraded_from_v1: u64,
+    /// Events of the file whose handlers, and the handlers of their
+    /// follow-ups, all succeeded.
+    pub handled: u64,
+    /// Events of the file with a failed handler, their own or a follow-up's.
+    /// The summary lists the failures.
+    pub failed: u64,
+    /// The day made of the file's events and their follow-ups.
+    pub summary: Summary,
+}
+
+/// Decodes every line of `path` and dispatches the events in file order to
+/// the handlers of `bus`. Decoding upgrades `OrderPlaced` version 1 to
+/// version 2, so the version 2 handlers run for them.
+///
+/// Unlike a `--read` replay, handlers emit follow-ups: such a file holds
+/// orders only, so the payments, fulfilments and notifications are new.
+/// The file creates no products, so every ordered unit is backordered.
+///
+/// # Errors
+///
+/// As for [`run_day`]. Lines that cannot be decoded are not errors: the
+/// summary lists them.
+pub fn replay_v1(bus: &Bus, path: &Path) -> anyhow::Result<V1Replay> {
+    let day = start_day(bus)?;
+    let runtime = new_runtime()?;
+    let (envelopes, undecodable) = read_day(path, "--replay-v1")?;
+
+    let upgraded_from_v1 = envelopes
+        .iter()
+        .filter(|envelope| envelope.upcast_from() == Some(1))
+        .count() as u64;
+    let mut handled = 0;
+    let mut failed = 0;
+    runtime.block_on(async {
+        for envelope in &envelopes {
+            let report = bus.dispatch_async(envelope).await;
+            day.record_report(&report);
+            if report.is_ok() {
+                handled += 1;
+            } else {
+                failed += 1;
+            }
+        }
+    });
+
+    let events_read = (envelopes.len() + undecodable.len()) as u64;
+    Ok(V1Replay {
+        path: path.to_owned(),
+        events_read,
+        upgraded_from_v1,
+        handled,
+        failed,
+        summary: Summary::new(bus, undecodable)?,
+    })
+}
+
+impl fmt::Display for V1Replay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Replay of {}", self.path.display())?;
+        writeln!(f, "  events read          {}", self.events_read)?;
+        writeln!(f, "  upgraded from v1     {}", self.upgraded_from_v1)?;
+        writeln!(f, "  handled              {}", self.handled)?;
+        writeln!(f, "  failed               {}", self.failed)?;
+        writeln!(
+            f,
+            "  undecodable          {}",
+            self.summary.undecodable.len()
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The lock file
+// ---------------------------------------------------------------------------
+
+/// Writes the lock file of the catalog of `bus` to `path`: the JSON Schema
+/// of every event version, to commit next to the code.
+///
+/// # Errors
+///
+/// Fails with [`CheckError::MissingSchemas`](events::catalog::CheckError::MissingSchemas) without the `schema` feature,
+/// or when the file cannot be written.
+pub fn write_lock(bus: &Bus, path: &Path) -> anyhow::Result<Lock> {
+    let lock = Catalog::for_bus(bus).lock()?;
+    lock.write(path)?;
+    Ok(lock)
+}
+
+/// Compares the catalog of `bus` with the lock file at `path` under `mode`
+/// and returns every break, none when the catalog is compatible.
+///
+/// # Errors
+///
+/// Fails with [`CheckError::MissingSchemas`](events::catalog::CheckError::MissingSchemas) without the `schema` feature,
+/// before the file is read, or when the file cannot be read or parsed.
+pub fn check_lock(bus: &Bus, path: &Path, mode: Mode) -> anyhow::Result<Vec<Break>> {
+    let current = Catalog::for_bus(bus).lock()?;
+    let recorded = Lock::read(path)?;
+    Ok(match compat::check(&recorded, &current, mode) {
+        Ok(()) => Vec::new(),
+        Err(error) => error.breaks().to_vec(),
+    })
+}
+
 // ---------------------------------------------------------------------------
 // The summary
 // ---------------------------------------------------------------------------
@@ -1428,6 +1820,8 @@ pub struct Totals {
     pub orders: u64,
     /// Units over every order line.
     pub units_ordered: u64,
+    /// VAT included in the lines of every order, in cents.
+    pub order_vat_cents: u64,
     /// Card charges attempted, one per order.
     pub payments_attempted: u64,
     /// Charges the gateway accepted.
@@ -1712,6 +2106,7 @@ impl fmt::Display for Summary {
             t.payments_attempted, t.payments_succeeded, t.payments_declined
         )?;
         writeln!(f, "  revenue              {}", money(t.revenue_cents))?;
+        writeln!(f, "  VAT in orders        {}", money(t.order_vat_cents))?;
         writeln!(
             f,
             "  invoices posted      {} of {} payments",

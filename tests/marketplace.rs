@@ -1,6 +1,7 @@
 //! Tests of the marketplace example: the counts of a simulated day, the
 //! stock, ledger, retries and dead letters it leaves, the causal links
-//! between its events, saving and replaying a day, and the catalog.
+//! between its events, saving and replaying a day, replaying version 1
+//! orders, the catalog, and its schemas against the committed lock file.
 //!
 //! Every test in this binary shares the example's registered handlers, but
 //! each day runs on its own bus from `build_bus`, whose state keeps that
@@ -16,15 +17,28 @@ use std::fs;
 use std::path::Path;
 
 use clap::Parser;
+use events::catalog::{Catalog, CheckError};
+use events::compat::{Break, BreakKind, Lock, Mode};
 use events::registry;
 use marketplace::{
-    build_bus, catalog, run, run_day, Options, OrderPlaced, PaymentSucceeded, Summary,
-    DECLINED_CARD_LAST4, ERP_BUSY_EVERY, ERP_BUSY_TWICE_EVERY,
+    build_bus, catalog, check_lock, replay_v1, run, run_day, CompatMode, Options, OrderLineV1,
+    OrderPlaced, OrderPlacedV1, PaymentSucceeded, Summary, DECLINED_CARD_LAST4, ERP_BUSY_EVERY,
+    ERP_BUSY_TWICE_EVERY, STANDARD_VAT_RATE_BASIS_POINTS,
 };
 use serde_json::Value;
 
 const SEED: u64 = 7;
 const ORDERS: u64 = 120;
+
+/// Version 1 orders, stored before `OrderPlaced` version 2 existed.
+const ORDERS_V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/orders-v1.jsonl");
+
+/// The committed lock file of the example's payload schemas.
+#[cfg_attr(not(feature = "schema"), allow(dead_code))]
+const LOCK_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/marketplace.lock.json"
+);
 
 fn live_day() -> Summary {
     run(&Options::day(SEED, ORDERS)).expect("a live day needs no files")
@@ -70,12 +84,12 @@ fn data_of<'a>(lines: &'a [Value], name: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-/// Returns the section of the catalog that describes event `name`.
-fn catalog_section<'a>(catalog: &'a str, name: &str) -> &'a str {
+/// Returns the section of the catalog that describes version `version` of event `name`.
+fn catalog_section<'a>(catalog: &'a str, name: &str, version: u32) -> &'a str {
     catalog
         .split("\n\n")
-        .find(|section| section.starts_with(&format!("{name} v")))
-        .unwrap_or_else(|| panic!("the catalog describes {name}"))
+        .find(|section| section.starts_with(&format!("{name} v{version} ")))
+        .unwrap_or_else(|| panic!("the catalog describes {name} v{version}"))
 }
 
 /// Returns the handler names of a catalog section, in the order listed.
@@ -305,7 +319,14 @@ fn saved_day_holds_every_envelope() {
     assert_eq!(lines.len() as u64, summary.envelopes());
     assert_eq!(revenue, summary.totals.revenue_cents);
     assert!(lines.iter().all(|line| line["specversion"] == "1.0"));
-    assert!(lines.iter().all(|line| line["dataversion"] == 1));
+    for line in &lines {
+        let expected = if text(line, "type") == "OrderPlaced" {
+            2
+        } else {
+            1
+        };
+        assert_eq!(line["dataversion"], expected, "version of {line}");
+    }
 }
 
 #[test]
@@ -356,7 +377,7 @@ fn replay_lists_undecodable_lines() {
     let saved = fs::read_to_string(&path).expect("the saved day is readable");
     let saved_lines = saved.lines().count();
     let unknown_event = r#"{"specversion":"1.0","id":"r-1","source":"https://marketplace.example/shop","type":"RefundIssued","data":{"order_id":3}}"#;
-    let invalid_payload = r#"{"specversion":"1.0","id":"o-1","source":"https://marketplace.example/shop","type":"OrderPlaced","data":{"order_id":"three"}}"#;
+    let invalid_payload = r#"{"specversion":"1.0","id":"o-1","source":"https://marketplace.example/shop","type":"OrderPlaced","dataversion":2,"data":{"order_id":"three"}}"#;
     let damaged = format!("{saved}not json\n\n{unknown_event}\r\n{invalid_payload}\n");
     fs::write(&path, damaged).expect("the file is written");
 
@@ -378,7 +399,7 @@ fn replay_lists_undecodable_lines() {
     assert!(replayed.undecodable[1].error.contains("RefundIssued"));
     assert!(replayed.undecodable[2]
         .error
-        .contains("`OrderPlaced` version 1"));
+        .contains("`OrderPlaced` version 2"));
     assert!(replayed.undecodable[2].error.contains(r#"string "three""#));
     assert_eq!(replayed.totals, live.totals);
     assert_eq!(replayed.events, live.events);
@@ -440,10 +461,17 @@ fn options_reject_read_with_seed() {
 fn catalog_lists_events_with_handlers_in_run_order() {
     let bus = build_bus().expect("the marketplace bus builds");
     let catalog = catalog(&bus);
-    let order_placed = catalog_section(&catalog, "OrderPlaced");
+    let order_placed = catalog_section(&catalog, "OrderPlaced", 2);
+    let order_placed_v1 = catalog_section(&catalog, "OrderPlaced", 1);
 
-    assert!(catalog.starts_with("Catalog: 9 events, 25 handlers\n"));
-    assert!(order_placed.starts_with("OrderPlaced v1 (integration)\n"));
+    assert!(catalog.starts_with("Catalog: 10 events, 25 handlers\n"));
+    assert!(order_placed.starts_with("OrderPlaced v2 (integration)\n"));
+    assert!(
+        order_placed.contains("vat_cents       u64             VAT included in `subtotal_cents`")
+    );
+    assert!(order_placed_v1.starts_with("OrderPlaced v1 (integration)\n"));
+    assert!(order_placed_v1.contains("lines           Vec<OrderLineV1>  Ordered products."));
+    assert!(listed_handlers(order_placed_v1).is_empty());
     assert!(order_placed.contains("lines           Vec<OrderLine>  Ordered products."));
     assert_eq!(
         listed_handlers(order_placed),
@@ -468,7 +496,7 @@ fn catalog_follows_bus_run_order() {
     let catalog = catalog(&bus);
 
     for info in registry::all() {
-        let section = catalog_section(&catalog, info.name());
+        let section = catalog_section(&catalog, info.name(), info.version());
         let resolved: Vec<&str> = bus
             .handlers_of_type(info.type_id())
             .iter()
@@ -505,9 +533,9 @@ fn after_constraint_overrides_priority() {
 fn catalog_shows_handler_policies() {
     let bus = build_bus().expect("the marketplace bus builds");
     let catalog = catalog(&bus);
-    let order_placed = catalog_section(&catalog, "OrderPlaced");
-    let payment = catalog_section(&catalog, "PaymentSucceeded");
-    let ai_request = catalog_section(&catalog, "AIRequestCompleted");
+    let order_placed = catalog_section(&catalog, "OrderPlaced", 2);
+    let payment = catalog_section(&catalog, "PaymentSucceeded", 1);
+    let ai_request = catalog_section(&catalog, "AIRequestCompleted", 1);
 
     assert!(catalog.contains(
         "Handler options not listed take the bus defaults: retry 1 attempt, on failure dead_letter, no timeout, sequential.\n"
@@ -646,4 +674,268 @@ fn replay_error_names_invalid_field() {
         "the error names the field: {}",
         replayed.undecodable[0].error
     );
+}
+
+/// Returns the `data` of every line of the version 1 orders file.
+fn orders_v1() -> Vec<Value> {
+    read_json_lines(Path::new(ORDERS_V1))
+        .into_iter()
+        .map(|line| {
+            assert_eq!(line["dataversion"], 1, "every stored order is version 1");
+            line["data"].clone()
+        })
+        .collect()
+}
+
+/// Returns the VAT included in `gross_cents` at 19 %, rounded half up.
+fn vat_at_19_percent(gross_cents: u64) -> u64 {
+    (gross_cents * 19 * 2 + 119) / (119 * 2)
+}
+
+#[test]
+fn replay_v1_upgrades_every_order() {
+    let orders = orders_v1();
+    let declined = orders
+        .iter()
+        .filter(|order| text(order, "card_last4") == DECLINED_CARD_LAST4)
+        .count() as u64;
+
+    let replay = replay_v1(
+        &build_bus().expect("the marketplace bus builds"),
+        Path::new(ORDERS_V1),
+    )
+    .expect("the version 1 file is readable");
+
+    assert!(orders.len() >= 10, "the file has a dozen or so orders");
+    assert!(declined > 0, "the file has a declined card");
+    assert_eq!(replay.events_read, orders.len() as u64);
+    assert_eq!(replay.upgraded_from_v1, orders.len() as u64);
+    assert_eq!(replay.handled, orders.len() as u64 - declined);
+    assert_eq!(replay.failed, declined);
+    assert!(replay.summary.undecodable.is_empty());
+    assert!(replay
+        .to_string()
+        .contains(&format!("  upgraded from v1     {}\n", orders.len())));
+}
+
+#[test]
+fn replay_v1_handlers_see_upgraded_orders() {
+    let orders = orders_v1();
+    let mut units = 0;
+    let mut vat_cents = 0;
+    let mut paid_cents = 0;
+    for order in &orders {
+        for line in order["lines"].as_array().expect("`lines` is an array") {
+            let quantity = line["quantity"].as_u64().expect("a quantity");
+            let price = line["unit_price_cents"].as_u64().expect("a price");
+            units += quantity;
+            vat_cents += vat_at_19_percent(quantity * price);
+        }
+        if text(order, "card_last4") != DECLINED_CARD_LAST4 {
+            paid_cents += order["total_cents"].as_u64().expect("a total");
+        }
+    }
+
+    let replay = replay_v1(
+        &build_bus().expect("the marketplace bus builds"),
+        Path::new(ORDERS_V1),
+    )
+    .expect("the version 1 file is readable");
+    let totals = &replay.summary.totals;
+
+    assert_eq!(totals.orders, orders.len() as u64);
+    assert_eq!(totals.units_ordered, units);
+    assert_eq!(totals.order_vat_cents, vat_cents);
+    assert_eq!(totals.revenue_cents, paid_cents);
+    assert_eq!(totals.fulfilments, totals.payments_succeeded);
+    assert_eq!(
+        replay.summary.events.get("OrderPlaced"),
+        Some(&(orders.len() as u64))
+    );
+    assert_eq!(replay.summary.broken_links, 0);
+}
+
+#[test]
+fn order_v1_upgrade_itemises_vat() {
+    let v1 = OrderPlacedV1 {
+        order_id: 9,
+        user_id: 4,
+        lines: vec![
+            OrderLineV1 {
+                sku: "V1-0001".to_owned(),
+                quantity: 2,
+                unit_price_cents: 2_499,
+            },
+            OrderLineV1 {
+                sku: "V2-0002".to_owned(),
+                quantity: 1,
+                unit_price_cents: 899,
+            },
+        ],
+        shipping_cents: 0,
+        total_cents: 5_897,
+        currency: "EUR".to_owned(),
+        card_last4: "4242".to_owned(),
+    };
+
+    let v2 = OrderPlaced::from(v1);
+
+    assert_eq!(v2.subtotal_cents, 5_897);
+    assert_eq!(v2.total_cents, 5_897);
+    assert_eq!(
+        v2.lines[0].vat_rate_basis_points,
+        STANDARD_VAT_RATE_BASIS_POINTS
+    );
+    // 4998 × 19 / 119 = 798.0 and 899 × 19 / 119 = 143.5, rounded half up.
+    assert_eq!(v2.lines[0].vat_cents, 798);
+    assert_eq!(v2.lines[1].vat_cents, 144);
+    assert_eq!(v2.vat_cents, 942);
+}
+
+#[test]
+fn replay_v1_reports_undecodable_lines() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let path = directory.path().join("orders.jsonl");
+    let stored = fs::read_to_string(ORDERS_V1).expect("the version 1 file is readable");
+    let first = stored.lines().next().expect("the file has an order");
+    let without_total = first.replace(r#","total_cents":"#, r#","old_total":"#);
+    fs::write(&path, format!("{first}\n{without_total}\n")).expect("the file is written");
+
+    let replay = replay_v1(&build_bus().expect("the marketplace bus builds"), &path)
+        .expect("the file is readable");
+
+    assert_eq!(replay.events_read, 2);
+    assert_eq!(replay.upgraded_from_v1, 1);
+    assert_eq!(replay.handled, 1);
+    assert_eq!(replay.summary.undecodable.len(), 1);
+    assert_eq!(replay.summary.undecodable[0].line, 2);
+    assert!(
+        replay.summary.undecodable[0].error.contains("total_cents"),
+        "the error names the missing field: {}",
+        replay.summary.undecodable[0].error
+    );
+}
+
+#[test]
+fn options_parse_replay_v1_and_lock_check() {
+    let replay = Options::try_parse_from(["marketplace", "--replay-v1", "orders.jsonl"])
+        .expect("--replay-v1 takes a file");
+    let check = Options::try_parse_from([
+        "marketplace",
+        "--lock-check",
+        "events.lock.json",
+        "--mode",
+        "full-transitive",
+    ])
+    .expect("--lock-check takes a file and a mode");
+    let replay_with_seed =
+        Options::try_parse_from(["marketplace", "--replay-v1", "orders.jsonl", "--seed", "3"]);
+    let mode_alone = Options::try_parse_from(["marketplace", "--mode", "full"]);
+
+    assert_eq!(replay.replay_v1.as_deref(), Some(Path::new("orders.jsonl")));
+    assert_eq!(check.mode, CompatMode::FullTransitive);
+    assert_eq!(
+        replay_with_seed.expect_err("a replay has no seed").kind(),
+        clap::error::ErrorKind::ArgumentConflict
+    );
+    assert_eq!(
+        mode_alone
+            .expect_err("--mode belongs to --lock-check")
+            .kind(),
+        clap::error::ErrorKind::MissingRequiredArgument
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "schema"),
+    ignore = "needs the `schema` feature: cargo test --features schema --test marketplace"
+)]
+fn events_are_compatible() {
+    let bus = build_bus().expect("the marketplace bus builds");
+    let lock = Lock::read(LOCK_FILE).expect("the committed lock file is readable");
+
+    // `Catalog::check` fails on a missing lock file, where `catalog::check` would write one.
+    Catalog::for_bus(&bus)
+        .check(&lock, Mode::BackwardTransitive)
+        .unwrap_or_else(|error| {
+            panic!("the events broke {LOCK_FILE}:\n{error}\nIf the change is intended, rewrite the lock with `cargo run --features schema --example marketplace -- --lock-write examples/marketplace.lock.json`")
+        });
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "schema"),
+    ignore = "needs the `schema` feature: cargo test --features schema --test marketplace"
+)]
+fn broken_lock_reports_field_path() {
+    let bus = build_bus().expect("the marketplace bus builds");
+    let lock_text = fs::read_to_string(LOCK_FILE).expect("the committed lock file is readable");
+    let mut lock_json: Value = serde_json::from_str(&lock_text).expect("the lock file is JSON");
+    // As if version 2 had been released with `shipping_cents` as a string.
+    lock_json["events"]["OrderPlaced"]["2"]["schema"]["properties"]["shipping_cents"] =
+        serde_json::json!({ "type": "string" });
+    let broken: Lock = lock_json
+        .to_string()
+        .parse()
+        .expect("the edited lock is valid");
+
+    let error = Catalog::for_bus(&bus)
+        .check(&broken, Mode::BackwardTransitive)
+        .expect_err("the type of a locked field changed");
+    let CheckError::Incompatible(incompatible) = error else {
+        panic!("expected breaks, found {error}");
+    };
+    // NOTE: the checker also reports the intended differences between v1 and
+    // v2, because it does not take the declared upcast into account, so only
+    // the breaks within v2 are checked here.
+    let within_v2: Vec<&Break> = incompatible
+        .breaks()
+        .iter()
+        .filter(|found| found.old_version() == 2 && found.new_version() == 2)
+        .collect();
+
+    assert_eq!(within_v2.len(), 1, "{incompatible}");
+    assert_eq!(within_v2[0].event(), "OrderPlaced");
+    assert_eq!(within_v2[0].path(), "shipping_cents");
+    assert_eq!(
+        within_v2[0].kind(),
+        &BreakKind::ChangedType {
+            from: "string".to_owned(),
+            to: "integer (uint64)".to_owned(),
+        }
+    );
+    assert!(within_v2[0].to_string().contains("at `shipping_cents`"));
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "schema"),
+    ignore = "needs the `schema` feature: cargo test --features schema --test marketplace"
+)]
+fn lock_check_passes_on_committed_lock() {
+    let bus = build_bus().expect("the marketplace bus builds");
+
+    let breaks = check_lock(&bus, Path::new(LOCK_FILE), Mode::FullTransitive)
+        .expect("the lock file is readable");
+
+    assert!(breaks.is_empty(), "unexpected breaks: {breaks:?}");
+}
+
+#[cfg(not(feature = "schema"))]
+#[test]
+fn lock_check_needs_schema_feature() {
+    let bus = build_bus().expect("the marketplace bus builds");
+
+    let error = check_lock(&bus, Path::new(LOCK_FILE), Mode::BackwardTransitive)
+        .expect_err("payloads have no schema without the feature");
+
+    assert!(
+        matches!(
+            error.downcast_ref::<CheckError>(),
+            Some(CheckError::MissingSchemas(_))
+        ),
+        "unexpected error: {error}"
+    );
+    assert!(error.to_string().contains("enable the `schema` feature"));
 }
