@@ -274,7 +274,13 @@ impl Catalog {
             let info = entry.info;
             match info.schema() {
                 Some(schema) => {
-                    let locked = LockedVersion::new(schema).with_kind(info.kind().to_string());
+                    let mut locked = LockedVersion::new(schema).with_kind(info.kind().to_string());
+                    let step = registry::upcast_steps(info.name())
+                        .into_iter()
+                        .find(|step| step.to_version() == info.version());
+                    if let Some(step) = step {
+                        locked = locked.with_upcast_from(step.from_version());
+                    }
                     lock.insert(info.name(), info.version(), locked);
                 }
                 None => missing.push(format!("{} v{}", info.name(), info.version())),

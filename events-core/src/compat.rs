@@ -166,6 +166,8 @@ pub struct Lock {
 pub struct LockedVersion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    upcast_from: Option<u32>,
     schema: Value,
 }
 
@@ -177,7 +179,11 @@ impl LockedVersion {
     /// assert_eq!(version.kind(), None);
     /// ```
     pub fn new(schema: Value) -> LockedVersion {
-        LockedVersion { kind: None, schema }
+        LockedVersion {
+            kind: None,
+            upcast_from: None,
+            schema,
+        }
     }
 
     /// Sets the event's kind, such as [`EventKind::as_str`](crate::EventKind::as_str)
@@ -191,6 +197,42 @@ impl LockedVersion {
     pub fn with_kind(mut self, kind: impl Into<String>) -> LockedVersion {
         self.kind = Some(kind.into());
         self
+    }
+
+    /// Records that payloads of `version` are upgraded to this version by
+    /// an upcaster. The check then does not compare the two schemas with
+    /// each other: consumers of this version read the older events through
+    /// the upcaster, so their schemas may differ freely.
+    ///
+    /// ```
+    /// use events::compat::{check, Lock, LockedVersion, Mode};
+    /// use serde_json::json;
+    ///
+    /// let v1 = json!({ "type": "object", "properties": { "total": { "type": "number" } }, "required": ["total"] });
+    /// let v2 = json!({ "type": "object", "properties": { "total_cents": { "type": "integer" } }, "required": ["total_cents"] });
+    ///
+    /// let lock = Lock::from_events([("OrderPlaced", 1, v1.clone())]);
+    /// let unlinked = Lock::from_events([("OrderPlaced", 1, v1.clone()), ("OrderPlaced", 2, v2.clone())]);
+    /// assert!(check(&lock, &unlinked, Mode::Backward).is_err());
+    ///
+    /// let mut linked = Lock::from_events([("OrderPlaced", 1, v1)]);
+    /// linked.insert("OrderPlaced", 2, LockedVersion::new(v2).with_upcast_from(1));
+    /// assert!(check(&lock, &linked, Mode::BackwardTransitive).is_ok());
+    /// ```
+    pub fn with_upcast_from(mut self, version: u32) -> LockedVersion {
+        self.upcast_from = Some(version);
+        self
+    }
+
+    /// Returns the version an upcaster upgrades to this one, if any.
+    ///
+    /// ```
+    /// # use events::compat::LockedVersion;
+    /// let locked = LockedVersion::new(serde_json::json!({})).with_upcast_from(1);
+    /// assert_eq!(locked.upcast_from(), Some(1));
+    /// ```
+    pub fn upcast_from(&self) -> Option<u32> {
+        self.upcast_from
     }
 
     /// Returns the JSON Schema of the payload.
@@ -1015,8 +1057,10 @@ impl std::error::Error for CompatError {}
 /// For each event, the check compares a changed schema of a recorded version
 /// with its recorded schema, reports recorded versions missing from `current`,
 /// and compares each version with the previous one (every earlier one in the
-/// transitive modes). A version whose recorded and current schemas differ is
-/// compared in both forms, because events of both exist.
+/// transitive modes), unless upcasters lead from the earlier version to the
+/// later one (see [`LockedVersion::with_upcast_from`]). A version whose
+/// recorded and current schemas differ is compared in both forms, because
+/// events of both exist.
 ///
 /// ```
 /// use events::compat::{check, Lock, Mode};
@@ -1106,6 +1150,9 @@ fn check_event(
             &versions[index.saturating_sub(1)..index]
         };
         for &old_version in earlier {
+            if linked(recorded, current, old_version, new_version) {
+                continue;
+            }
             let olds = snapshots(recorded.get(&old_version), current.get(&old_version));
             let news = snapshots(recorded.get(&new_version), current.get(&new_version));
             for &(old_recorded, old) in &olds {
@@ -1126,6 +1173,28 @@ fn check_event(
             }
         }
     }
+}
+
+/// Returns whether upcasters lead from `old` to `new`, following the
+/// `upcast_from` links of the current catalog and then of the lock.
+fn linked(
+    recorded: &BTreeMap<u32, LockedVersion>,
+    current: &BTreeMap<u32, LockedVersion>,
+    old: u32,
+    new: u32,
+) -> bool {
+    let mut version = new;
+    while version > old {
+        let link = current
+            .get(&version)
+            .and_then(LockedVersion::upcast_from)
+            .or_else(|| recorded.get(&version).and_then(LockedVersion::upcast_from));
+        match link {
+            Some(previous) if previous < version => version = previous,
+            _ => return false,
+        }
+    }
+    version == old
 }
 
 /// Lists the schemas that events of one version may have been written with:
