@@ -1,0 +1,124 @@
+//! Errors of every store backend.
+
+use crate::stream::ExpectedVersion;
+
+/// A failure of an event store operation.
+///
+/// Each message names the database, the stream or the position involved and
+/// what to do next.
+///
+/// ```
+/// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+/// use events_store::{ExpectedVersion, SqliteStore, Store, StoreError};
+///
+/// let mut store = SqliteStore::in_memory()?;
+/// let order = [Envelope::new(OrderPlaced { order_id: 7 })];
+/// let error = store.append_to_stream("order-7", ExpectedVersion::Exact(2), &order).unwrap_err();
+/// assert_eq!(
+///     error.to_string(),
+///     "stream `order-7` is at version 0 (no events), but the append expected version 2; \
+///      read the stream again and retry the command against its current state"
+/// );
+/// # Ok::<(), StoreError>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database could not be opened or prepared for use.
+    #[error(
+        "failed to open the event store at {location}: {source}; check that the directory \
+         exists and is writable and that the file is an SQLite database"
+    )]
+    Open {
+        /// The file path, or `:memory:`.
+        location: String,
+        /// The SQLite error.
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    /// The database has a schema version this crate does not know.
+    #[error(
+        "the event store at {location} has schema version {found}, but this version of \
+         events-store reads version {supported}; open it with a matching events-store version"
+    )]
+    UnsupportedSchema {
+        /// The file path.
+        location: String,
+        /// The version found in `PRAGMA user_version`.
+        found: i64,
+        /// The version this crate reads and writes.
+        supported: i64,
+    },
+
+    /// A database operation failed.
+    #[error(
+        "failed to {operation} in the event store at {location}: {source}; \
+         if the database is locked, another writer held it longer than the busy timeout"
+    )]
+    Database {
+        /// The file path, or `:memory:`.
+        location: String,
+        /// The failed operation, such as `append events`.
+        operation: &'static str,
+        /// The SQLite error.
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    /// The stream is not at the version the append expected. Nothing was stored.
+    #[error(
+        "stream `{stream}` is at version {actual}{}, but the append expected {expected}; \
+         read the stream again and retry the command against its current state",
+        if *actual == 0 { " (no events)" } else { "" }
+    )]
+    Conflict {
+        /// The stream id.
+        stream: String,
+        /// The version the append expected.
+        expected: ExpectedVersion,
+        /// The version the stream is at: its number of events.
+        actual: u64,
+    },
+
+    /// An event of a batch could not be serialised. Nothing was stored.
+    #[error(
+        "failed to serialise event {index} of the batch as JSON: {source}; \
+         check the payload's `Serialize` implementation"
+    )]
+    Serialize {
+        /// The index of the event in the batch, from 0.
+        index: usize,
+        /// The `serde_json` error.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// An event of a batch is not a CloudEvents 1.0 JSON event. Nothing was stored.
+    #[error(
+        "event {index} of the batch is not a valid CloudEvents JSON event: {reason}; \
+         fix the event or leave it out of the batch"
+    )]
+    InvalidEvent {
+        /// The index of the event in the batch, from 0.
+        index: usize,
+        /// The reason it is invalid.
+        reason: String,
+    },
+
+    /// A stored row could not be read, for example because a tool outside
+    /// this crate wrote a NULL payload.
+    #[error(
+        "the row at position {position} of the event store at {location} is invalid: {reason}; \
+         repair or delete the row with the sqlite3 shell"
+    )]
+    InvalidRow {
+        /// The file path, or `:memory:`.
+        location: String,
+        /// The global position of the row.
+        position: u64,
+        /// The reason it is invalid.
+        reason: String,
+    },
+}

@@ -1,0 +1,62 @@
+//! Creating and checking the SQLite schema.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::StoreError;
+
+/// The schema version recorded in `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 1;
+
+/// The schema, shown in the crate documentation; keep both in step.
+const CREATE: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    position       INTEGER PRIMARY KEY,
+    event_id       TEXT NOT NULL UNIQUE,
+    name           TEXT NOT NULL,
+    version        INTEGER NOT NULL,
+    time           TEXT,
+    time_ns        INTEGER,
+    source         TEXT NOT NULL,
+    subject        TEXT,
+    correlation_id TEXT,
+    causation_id   TEXT,
+    stream         TEXT,
+    stream_version INTEGER,
+    payload        BLOB NOT NULL,
+    UNIQUE (stream, stream_version),
+    CHECK ((stream IS NULL) = (stream_version IS NULL))
+);
+PRAGMA user_version = 1;
+";
+
+/// Creates the schema in a database that has none, and rejects a database
+/// with another schema version.
+pub(super) fn create_if_missing(
+    connection: &mut Connection,
+    location: &str,
+) -> Result<(), StoreError> {
+    let open_error = |source| StoreError::Open {
+        location: location.to_owned(),
+        source,
+    };
+    // The write lock makes a second process opening a new file at the same
+    // time wait, then find the schema in place.
+    let transaction = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(open_error)?;
+    let found: i64 = transaction
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(open_error)?;
+    match found {
+        0 => transaction.execute_batch(CREATE).map_err(open_error)?,
+        SCHEMA_VERSION => {}
+        _ => {
+            return Err(StoreError::UnsupportedSchema {
+                location: location.to_owned(),
+                found,
+                supported: SCHEMA_VERSION,
+            })
+        }
+    }
+    transaction.commit().map_err(open_error)
+}
