@@ -454,13 +454,26 @@ fn macro_rules_location_is_the_invocation() {
 #[derive(Event, Serialize, Deserialize)]
 struct DefaultsApplied;
 
+// Versions 1 and 3 coexist; version 3 upgrades version 1 directly, because a
+// version without a path to the latest makes the registry invalid.
 #[derive(Event, Serialize, Deserialize)]
-#[event(name = "billing.invoice_issued", version = 3, kind = "integration")]
+#[event(
+    name = "billing.invoice_issued",
+    version = 3,
+    kind = "integration",
+    upcast_from = InvoiceIssuedV1
+)]
 struct InvoiceIssuedV3;
 
 #[derive(Event, Serialize, Deserialize)]
 #[event(name = "billing.invoice_issued", kind = "integration")]
 struct InvoiceIssuedV1;
+
+impl From<InvoiceIssuedV1> for InvoiceIssuedV3 {
+    fn from(_: InvoiceIssuedV1) -> Self {
+        InvoiceIssuedV3
+    }
+}
 
 #[derive(Event, Serialize, Deserialize)]
 #[event(kind = "domain")]
