@@ -470,3 +470,36 @@ async fn redispatch_async_after_fix_removes_letter() {
     assert_eq!(calls(&INDEX_CALLS), 2);
     assert!(bus.dead_letters().list().unwrap().is_empty());
 }
+
+#[derive(Event, Serialize, Deserialize)]
+struct ParcelBooked {
+    parcel_id: u64,
+}
+
+#[on(ParcelBooked, name = "carrier.book")]
+async fn book_parcel(parcel: &ParcelBooked) -> Result<(), String> {
+    Err(format!("carrier rejected parcel {}", parcel.parcel_id))
+}
+
+#[tokio::test]
+async fn sync_redispatch_keeps_async_letter() {
+    let bus = Bus::new();
+    let report = bus.emit_async(ParcelBooked { parcel_id: 5 }).await;
+    let id = report.failures()[0]
+        .dead_letter()
+        .expect("the failure is dead-lettered");
+
+    let error = bus.redispatch(id).unwrap_err();
+
+    assert!(matches!(error, events::RedispatchError::NeedsAsync { .. }));
+    assert_eq!(
+        error.to_string(),
+        format!("dead letter {id} needs an `async` handler; redispatch it with `redispatch_async(..).await`")
+    );
+    assert_eq!(bus.dead_letters().list().unwrap().len(), 1);
+    let again = bus.redispatch_async(id).await.unwrap();
+    assert_eq!(
+        again.failures()[0].error().to_string(),
+        "carrier rejected parcel 5"
+    );
+}

@@ -805,6 +805,14 @@ pub enum RedispatchError {
         /// The decoding error.
         error: Box<DecodeError>,
     },
+    /// The letter's handlers include an `async` one, which
+    /// [`Bus::redispatch`] cannot run. The letter stays in the store; use
+    /// [`Bus::redispatch_async`].
+    #[error("dead letter {id} needs an `async` handler; redispatch it with `redispatch_async(..).await`")]
+    NeedsAsync {
+        /// The letter's id.
+        id: DeadLetterId,
+    },
     /// The letter's handler is not on this bus (renamed, removed or
     /// disabled). The letter stays in the store.
     #[error(
@@ -1405,8 +1413,8 @@ impl Bus {
     /// # Errors
     ///
     /// When the letter does not exist, the store fails, the event no longer
-    /// decodes or the handler is not on this bus. In the last two cases the
-    /// letter stays in the store.
+    /// decodes, the handler is not on this bus, or a handler is `async`. In
+    /// the last three cases the letter stays in the store.
     ///
     /// ```
     /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
@@ -1431,7 +1439,7 @@ impl Bus {
     /// assert!(bus.dead_letters().list().unwrap().is_empty());
     /// ```
     pub fn redispatch(&self, id: DeadLetterId) -> Result<Report, RedispatchError> {
-        let (letter, envelope) = self.take_letter(id)?;
+        let (letter, envelope) = self.take_letter(id, false)?;
         let Some(route) = self.route(envelope.info().type_id()) else {
             return Ok(Report::empty(envelope.info().name_ref()));
         };
@@ -1463,7 +1471,7 @@ impl Bus {
     /// # });
     /// ```
     pub async fn redispatch_async(&self, id: DeadLetterId) -> Result<Report, RedispatchError> {
-        let (letter, envelope) = self.take_letter(id)?;
+        let (letter, envelope) = self.take_letter(id, true)?;
         let Some(route) = self.route(envelope.info().type_id()) else {
             return Ok(Report::empty(envelope.info().name_ref()));
         };
@@ -1474,7 +1482,13 @@ impl Bus {
             .await)
     }
 
-    fn take_letter(&self, id: DeadLetterId) -> Result<(DeadLetter, DynEnvelope), RedispatchError> {
+    /// Reads a dead letter and removes it from the store once it is sure
+    /// that its handlers can run here: `async` handlers need `async_site`.
+    fn take_letter(
+        &self,
+        id: DeadLetterId,
+        async_site: bool,
+    ) -> Result<(DeadLetter, DynEnvelope), RedispatchError> {
         let store = &self.inner.dead_letters;
         let letter = store.get(id)?.ok_or(RedispatchError::NotFound(id))?;
         let envelope =
@@ -1492,6 +1506,17 @@ impl Bus {
                     handler: handler.to_owned(),
                     event: letter.event_name().to_owned(),
                 });
+            }
+        }
+        if !async_site {
+            let route = self.route(envelope.info().type_id());
+            let needs_async = route.is_some_and(|route| {
+                self.letter_handlers(route, &letter)
+                    .iter()
+                    .any(|handler| matches!(handler.call, RouteCall::Async(_)))
+            });
+            if needs_async {
+                return Err(RedispatchError::NeedsAsync { id });
             }
         }
         store.remove(id)?;
