@@ -169,8 +169,10 @@ fn replaced_handler_needs_no_state() {
 }
 
 #[test]
-fn unknown_handler_names_rejected_first() {
+fn unknown_handler_names_reported() {
     let error = Bus::builder()
+        .state(Inventory)
+        .state(PaymentGateway)
         .disable("stock.reserv")
         .replace("psp.refund", |_: &PaymentRequested| {})
         .build()
@@ -184,6 +186,29 @@ fn unknown_handler_names_rejected_first() {
     assert_eq!(
         error.to_string(),
         "no handler is registered as `stock.reserv`, `psp.refund`; registered handlers are `psp.charge`, `stock.reserve`"
+    );
+}
+
+#[test]
+fn several_problem_kinds_reported_together() {
+    let error = Bus::builder().disable("stock.reserv").build().unwrap_err();
+
+    let BuildError::Several(problems) = &error else {
+        panic!("expected BuildError::Several, got {error:?}");
+    };
+    assert_eq!(problems.len(), 2, "{error}");
+    assert!(matches!(problems[0], BuildError::UnknownHandlers { .. }));
+    assert!(matches!(problems[1], BuildError::MissingState(_)));
+    let text = error.to_string();
+    assert!(
+        text.starts_with(
+            "the bus cannot be built for 2 reasons:\nno handler is registered as `stock.reserv`"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("handlers take state the bus was not given:"),
+        "{text}"
     );
 }
 

@@ -513,10 +513,12 @@ impl BusBuilder {
     ///
     /// # Errors
     ///
-    /// Returns the first kind of problem found, with every instance of it:
-    /// duplicate event registrations, missing state, impossible order
-    /// constraints, or unknown handler names given to
-    /// [`disable`](BusBuilder::disable) and [`replace`](BusBuilder::replace).
+    /// Returns every problem found, grouped by kind: an invalid registry
+    /// (duplicate registrations, broken upcast chains), missing state,
+    /// impossible order constraints, and unknown handler names or mismatched
+    /// fakes given to [`disable`](BusBuilder::disable) and
+    /// [`replace`](BusBuilder::replace). Several kinds at once come as
+    /// [`BuildError::Several`].
     ///
     /// ```
     /// # use events::{on, Bus, BuildError, Event, State}; use serde::{Deserialize, Serialize};
@@ -531,7 +533,11 @@ impl BusBuilder {
     /// assert!(error.to_string().contains("handler `reserve` of `OrderPlaced` takes `State<"));
     /// ```
     pub fn build(self) -> Result<Bus, BuildError> {
-        registry::validate().map_err(BuildError::Registry)?;
+        // Every check runs, so that one error lists every problem.
+        let mut problems = Vec::new();
+        if let Err(error) = registry::validate() {
+            problems.push(BuildError::Registry(error));
+        }
         let all = registry::handlers();
 
         let known: HashSet<&str> = all.iter().map(|handler| handler.name()).collect();
@@ -546,7 +552,7 @@ impl BusBuilder {
             let mut known: Vec<&'static str> = all.iter().map(|handler| handler.name()).collect();
             known.sort_unstable();
             known.dedup();
-            return Err(BuildError::UnknownHandlers { unknown, known });
+            problems.push(BuildError::UnknownHandlers { unknown, known });
         }
         let mismatched: Vec<ReplacementMismatch> = self
             .replaced
@@ -563,7 +569,7 @@ impl BusBuilder {
             })
             .collect();
         if !mismatched.is_empty() {
-            return Err(BuildError::ReplacementType(mismatched));
+            problems.push(BuildError::ReplacementType(mismatched));
         }
 
         let active: Vec<&'static HandlerInfo> = all
@@ -587,7 +593,7 @@ impl BusBuilder {
             })
             .collect();
         if !missing.is_empty() {
-            return Err(BuildError::MissingState(missing));
+            problems.push(BuildError::MissingState(missing));
         }
 
         let mut grouped: HashMap<TypeId, Vec<&'static HandlerInfo>> = HashMap::new();
@@ -618,7 +624,12 @@ impl BusBuilder {
         }
         if !order_errors.is_empty() {
             order_errors.sort_by_key(ToString::to_string);
-            return Err(BuildError::Order(order_errors));
+            problems.push(BuildError::Order(order_errors));
+        }
+        match problems.len() {
+            0 => {}
+            1 => return Err(problems.remove(0)),
+            _ => return Err(BuildError::Several(problems)),
         }
 
         Ok(Bus {
@@ -701,6 +712,18 @@ pub enum BuildError {
     /// the handler they replace.
     #[error("{}", list("fakes take another event than the handler they replace", .0))]
     ReplacementType(Vec<ReplacementMismatch>),
+    /// Problems of more than one of the kinds above, each listed in full.
+    #[error("{}", several(.0))]
+    Several(Vec<BuildError>),
+}
+
+fn several(problems: &[BuildError]) -> String {
+    let texts: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    format!(
+        "the bus cannot be built for {} reasons:\n{}",
+        problems.len(),
+        texts.join("\n")
+    )
 }
 
 fn list<T: fmt::Display>(title: &str, items: &[T]) -> String {
