@@ -52,6 +52,8 @@
 //! | `name = "..."` | the type's name (`r#type` gives `type`) | the stable name, written to the CloudEvents `type` attribute |
 //! | `version = N` | `1` | the payload version, from 1 |
 //! | `kind = "domain" \| "integration"` | `"domain"` | whether other services consume the event |
+//! | `upcast_from = Type` | none | the previous version this one upgrades, through `From<Type>` or `TryFrom<Type>` (see [`upcast`]) |
+//! | `deprecated = "reason"` | none | marks the event; the catalog shows it and the first emit logs a warning |
 //! | `crate = "path"` | `::events`, or `::events_core` | where generated code finds the runtime |
 //!
 //! Event names contain ASCII letters, digits and `.` `_` `-` `:` `/`. They
@@ -71,16 +73,36 @@
 //!
 //! A handler is a free function, sync or `async`, taking `&E` or
 //! `&Envelope<E>` and returning `()` or `Result<(), E>` with `E: Display`
-//! (which covers boxed errors and `anyhow::Error`).
+//! (which covers boxed errors and `anyhow::Error`). After the event it may
+//! take [`State<T>`](State) for state given to the bus and [`Context`] to
+//! emit follow-ups, in any order.
 //! `&Envelope<E>` may be spelled through a type alias. On an associated
 //! function inside an `impl` block, the compiler reports `cannot find
 //! function`: move the handler out of the `impl`.
 //!
 //! | option | default | meaning |
 //! |---|---|---|
-//! | `name = "..."` | the function's module path and name | the name in reports and logs |
+//! | `name = "..."` | the function's module path and name | the name in reports, logs and `after`/`before` |
 //! | `priority = N` | `0` | handlers with a higher priority run first; ties run by name |
+//! | `after = "name"` or `["a", "b"]` | none | run after these handlers of the same event, whatever their priority |
+//! | `before = "name"` or `["a", "b"]` | none | run before these handlers |
+//! | `attempts = N` | the bus's [`retry`](BusBuilder::retry), one attempt | tries in all, the first included |
+//! | `backoff = fixed("100ms")` or `exponential("10ms", "1s")` | no wait | the wait between attempts; needs `attempts` |
+//! | `jitter` | off | picks each wait at random between half and all of it |
+//! | `on_failure = "dead_letter" \| "log" \| "stop"` | the bus's, `"dead_letter"` | what happens after the last failed attempt (see [`policy::OnFailure`]) |
+//! | `timeout = "5s"` | the bus's, none | time limit of an `async` handler |
+//! | `concurrent` | the bus's, sequential | an `async` handler that runs together with its concurrent neighbours |
+//! | `replay = false` | `true` | skip stored events replayed through [`Bus::replay`] |
 //! | `crate = "path"` | as for `#[derive(Event)]` | where generated code finds the runtime |
+//!
+//! [`policy`] describes the options and their bus-wide defaults.
+//!
+//! # `#[upcaster]`
+//!
+//! `#[upcaster(name = "OrderPlaced", from = 1)]` on a function
+//! `fn(serde_json::Value) -> Result<serde_json::Value, E>` upgrades stored
+//! payloads of a version whose Rust type was deleted; `to = N` defaults to
+//! `from + 1`. See [`upcast`].
 //!
 //! Mistakes are compile errors on the offending token:
 //!
