@@ -772,7 +772,11 @@ impl DecodeFailures {
 impl fmt::Display for ActivityReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Events:                {}", self.events_total)?;
-        writeln!(f, "Commits in pushes:     {}", self.push_commits)?;
+        writeln!(
+            f,
+            "Commits in pushes:     {} (commit objects listed; GH Archive lists at most 20 per push)",
+            self.push_commits
+        )?;
         writeln!(f, "Distinct repositories: {}", self.distinct_repos)?;
         writeln!(f, "Distinct actors:       {}", self.distinct_actors)?;
 
@@ -970,7 +974,7 @@ fn collect_handler_failures(
 // ---------------------------------------------------------------------------
 
 /// Summarizes GitHub activity in a GH Archive file of JSON lines: events per
-/// type, commits pushed, distinct repositories and actors, the most active
+/// type, commit objects listed in pushes, distinct repositories and actors, the most active
 /// repositories, and the records that could not be decoded.
 #[derive(Parser, Debug)]
 #[command(name = "github_activity")]
