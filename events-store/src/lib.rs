@@ -109,17 +109,23 @@
 
 mod appendable;
 mod error;
+mod outbox;
 mod query;
+mod replay;
 mod sqlite;
 mod stored;
 mod stream;
+mod subscription;
 
 pub use appendable::Appendable;
 pub use error::StoreError;
+pub use outbox::{OutboxRelay, OutboxTransaction, SqliteOutbox};
 pub use query::{Query, ReadFrom, DEFAULT_PAGE_SIZE};
+pub use replay::{replay, Replay, ReplayError, ReplayOptions, ReplayReport, Step, Undecodable};
 pub use sqlite::{SqliteEvents, SqliteStore};
 pub use stored::StoredEvent;
 pub use stream::{Appended, ExpectedVersion};
+pub use subscription::{CheckpointStore, SqliteCheckpoints, Subscription};
 
 /// The operations of an event store, implemented by each backend.
 ///

@@ -1,0 +1,409 @@
+//! Durable subscriptions: named consumers that resume from a checkpoint.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use events_core::Bus;
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::error::StoreError;
+use crate::query::{Query, ReadFrom};
+use crate::replay::{Replay, ReplayError, ReplayOptions, ReplayReport};
+use crate::sqlite::SqliteStore;
+use crate::Store;
+
+/// Storage of subscription checkpoints: for each subscription name, the
+/// position of the last event it handled completely.
+///
+/// Each backend implements it on a table of its database, so that the
+/// checkpoints live next to the events.
+///
+/// ```
+/// use events_store::{CheckpointStore, SqliteCheckpoints};
+///
+/// let mut checkpoints = SqliteCheckpoints::in_memory()?;
+/// assert_eq!(checkpoints.load("projections")?, None);
+/// checkpoints.save("projections", 42)?;
+/// assert_eq!(checkpoints.load("projections")?, Some(42));
+/// # Ok::<(), events_store::StoreError>(())
+/// ```
+pub trait CheckpointStore {
+    /// Returns the checkpoint of subscription `name`, or `None` when it has
+    /// none yet.
+    fn load(&mut self, name: &str) -> Result<Option<u64>, StoreError>;
+
+    /// Sets the checkpoint of subscription `name` to `position`, durably:
+    /// once `save` returned, a restarted process loads this position.
+    fn save(&mut self, name: &str, position: u64) -> Result<(), StoreError>;
+}
+
+const CREATE_CHECKPOINTS: &str = "
+CREATE TABLE IF NOT EXISTS checkpoints (
+    name     TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+)";
+
+const LOAD_CHECKPOINT: &str = "SELECT position FROM checkpoints WHERE name = ?1";
+
+const SAVE_CHECKPOINT: &str = "INSERT INTO checkpoints (name, position) VALUES (?1, ?2) \
+     ON CONFLICT (name) DO UPDATE SET position = excluded.position";
+
+/// Checkpoints in the table `checkpoints` of an SQLite file, usually the
+/// file of the [`SqliteStore`], through a connection of their own.
+///
+/// [`open`](SqliteCheckpoints::open) creates the table when it is missing:
+///
+/// ```sql
+/// CREATE TABLE checkpoints (
+///     name     TEXT PRIMARY KEY,  -- the subscription name
+///     position INTEGER NOT NULL   -- the last position it handled completely
+/// );
+/// ```
+///
+/// ```
+/// use events_store::{CheckpointStore, SqliteCheckpoints, SqliteStore};
+///
+/// let directory = tempfile::tempdir().unwrap();
+/// let path = directory.path().join("events.db");
+/// let store = SqliteStore::open(&path)?;
+/// SqliteCheckpoints::open(store.location())?.save("projections", 3)?;
+///
+/// let mut reopened = SqliteCheckpoints::open(&path)?;
+/// assert_eq!(reopened.load("projections")?, Some(3));
+/// # Ok::<(), events_store::StoreError>(())
+/// ```
+#[derive(Debug)]
+pub struct SqliteCheckpoints {
+    connection: Connection,
+    location: String,
+}
+
+impl SqliteCheckpoints {
+    /// Opens the checkpoints in the SQLite file at `path`, creating the file
+    /// and the table if they are missing.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Open`] when the file cannot be opened or the table
+    /// cannot be created.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteCheckpoints, StoreError> {
+        let location = path.as_ref().display().to_string();
+        let connection = Connection::open(path.as_ref()).map_err(|source| StoreError::Open {
+            location: location.clone(),
+            source,
+        })?;
+        SqliteCheckpoints::prepare(connection, location)
+    }
+
+    /// Opens checkpoints that live in memory and disappear when dropped, for
+    /// tests. They cannot share the memory of an in-memory [`SqliteStore`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Open`] when SQLite cannot allocate the database.
+    pub fn in_memory() -> Result<SqliteCheckpoints, StoreError> {
+        let location = String::from(":memory:");
+        let connection = Connection::open_in_memory().map_err(|source| StoreError::Open {
+            location: location.clone(),
+            source,
+        })?;
+        SqliteCheckpoints::prepare(connection, location)
+    }
+
+    fn prepare(connection: Connection, location: String) -> Result<SqliteCheckpoints, StoreError> {
+        let open_error = |source| StoreError::Open {
+            location: location.clone(),
+            source,
+        };
+        connection
+            .busy_timeout(SqliteStore::BUSY_TIMEOUT)
+            .map_err(open_error)?;
+        // FULL makes a saved checkpoint survive a power loss, as an append does.
+        connection
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(open_error)?;
+        connection
+            .execute_batch(CREATE_CHECKPOINTS)
+            .map_err(open_error)?;
+        Ok(SqliteCheckpoints {
+            connection,
+            location,
+        })
+    }
+
+    fn database_error(&self, operation: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+        let location = self.location.clone();
+        move |source| StoreError::Database {
+            location: location.clone(),
+            operation,
+            source,
+        }
+    }
+}
+
+impl CheckpointStore for SqliteCheckpoints {
+    fn load(&mut self, name: &str) -> Result<Option<u64>, StoreError> {
+        let position: Option<i64> = self
+            .connection
+            .prepare_cached(LOAD_CHECKPOINT)
+            .and_then(|mut statement| statement.query_row([name], |row| row.get(0)).optional())
+            .map_err(self.database_error("load a checkpoint"))?;
+        Ok(position.map(|position| u64::try_from(position).unwrap_or(0)))
+    }
+
+    fn save(&mut self, name: &str, position: u64) -> Result<(), StoreError> {
+        let position = i64::try_from(position).unwrap_or(i64::MAX);
+        self.connection
+            .prepare_cached(SAVE_CHECKPOINT)
+            .and_then(|mut statement| statement.execute(rusqlite::params![name, position]))
+            .map_err(self.database_error("save a checkpoint"))?;
+        Ok(())
+    }
+}
+
+/// A named, durable consumer of the events of a store.
+///
+/// A subscription delivers each stored event after its checkpoint to the
+/// bus with [`Bus::dispatch`], in position order, then moves the
+/// checkpoint past it. Events reach every synchronous handler, including
+/// those marked `replay = false`, because each one is delivered as new.
+/// After a restart, a subscription with the same name resumes after the
+/// saved checkpoint.
+///
+/// # Delivery
+///
+/// Delivery is at least once. The checkpoint advances only past events
+/// whose handlers all finished. A handler that fails, panics or times out
+/// has finished: the bus has kept the event in its dead-letter store. An
+/// event that does not decode is dead-lettered the same way (see
+/// [`replay`](crate::replay())) and also counts as finished. A crash, or a
+/// panic outside the handlers, between the handling and the checkpoint
+/// write makes the next subscription with the name deliver the events
+/// after the saved checkpoint again. With
+/// [`checkpoint_every`](Subscription::checkpoint_every) set above 1, that
+/// may be several events.
+///
+/// # Following new events
+///
+/// [`poll`](Subscription::poll) delivers everything stored after the
+/// checkpoint and returns, so a caller (or a test) drives the subscription
+/// one step at a time. [`run`](Subscription::run) polls in a loop, sleeping
+/// for an interval whenever a poll found nothing new.
+///
+/// ```
+/// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+/// use events::Bus;
+/// use events_store::{SqliteCheckpoints, SqliteStore, Store, Subscription};
+///
+/// let directory = tempfile::tempdir().unwrap();
+/// let path = directory.path().join("events.db");
+/// let mut store = SqliteStore::open(&path)?;
+/// let bus = Bus::new();
+/// store.append(&[Envelope::new(OrderPlaced { order_id: 7 })])?;
+///
+/// let mut mailer = Subscription::new("mailer", SqliteCheckpoints::open(&path)?)?;
+/// assert_eq!(mailer.poll(&store, &bus)?.dispatched, 1);
+///
+/// // A restarted process resumes after the checkpoint.
+/// store.append(&[Envelope::new(OrderPlaced { order_id: 8 })])?;
+/// let mut restarted = Subscription::new("mailer", SqliteCheckpoints::open(&path)?)?;
+/// assert_eq!(restarted.position(), 1);
+/// let report = restarted.poll(&store, &bus)?;
+/// assert_eq!(report.dispatched, 1);
+/// assert_eq!(report.last_position, Some(2));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Subscription<C: CheckpointStore> {
+    name: String,
+    checkpoints: C,
+    /// The position of the last event handled completely, 0 before the first.
+    position: u64,
+    /// The read of each poll; its start is replaced by the position.
+    query: Query,
+    checkpoint_every: u64,
+}
+
+impl<C: CheckpointStore> Subscription<C> {
+    /// Creates the subscription `name` and loads its checkpoint. A name
+    /// without a checkpoint starts at the first event of the store.
+    ///
+    /// # Errors
+    ///
+    /// The checkpoint store's error when loading fails.
+    pub fn new(name: impl Into<String>, mut checkpoints: C) -> Result<Subscription<C>, StoreError> {
+        let name = name.into();
+        let position = checkpoints.load(&name)?.unwrap_or(0);
+        Ok(Subscription {
+            name,
+            checkpoints,
+            position,
+            query: Query::from(ReadFrom::Start),
+            checkpoint_every: 1,
+        })
+    }
+
+    /// Delivers only the events that `query` selects, for example some event
+    /// names, so that a service does not dead-letter events of types it has
+    /// not registered. The start of `query` is ignored: each poll starts
+    /// after the checkpoint. Its page size applies.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// use events::Bus;
+    /// use events_store::{Query, ReadFrom, SqliteCheckpoints, SqliteStore, Store, Subscription};
+    ///
+    /// let mut store = SqliteStore::in_memory()?;
+    /// let foreign = br#"{"specversion":"1.0","id":"1","source":"erp","type":"VendorSynced"}"#;
+    /// store.append(&[&foreign[..]])?;
+    /// store.append(&[Envelope::new(OrderPlaced { order_id: 7 })])?;
+    ///
+    /// let orders = Query::from(ReadFrom::Start).name("OrderPlaced");
+    /// let mut subscription = Subscription::new("orders", SqliteCheckpoints::in_memory()?)?.filter(orders);
+    /// let report = subscription.poll(&store, &Bus::new())?;
+    /// assert_eq!(report.read, 1);
+    /// assert!(report.undecodable.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn filter(mut self, query: Query) -> Subscription<C> {
+        self.query = query;
+        self
+    }
+
+    /// Sets after how many handled events the checkpoint is saved during a
+    /// poll, at least 1 (the default). Every poll also saves at its end.
+    /// Larger values mean fewer writes and more events delivered again after
+    /// a crash.
+    ///
+    /// ```
+    /// # use events_store::{SqliteCheckpoints, Subscription};
+    /// let subscription = Subscription::new("search-index", SqliteCheckpoints::in_memory()?)?
+    ///     .checkpoint_every(100);
+    /// # Ok::<(), events_store::StoreError>(())
+    /// ```
+    pub fn checkpoint_every(mut self, events: u64) -> Subscription<C> {
+        self.checkpoint_every = events.max(1);
+        self
+    }
+
+    /// Returns the subscription name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Returns the position of the last event handled completely, 0 before
+    /// the first. It is ahead of the saved checkpoint only during a poll,
+    /// or after a poll whose checkpoint write failed.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Returns the checkpoint store.
+    pub fn checkpoints(&mut self) -> &mut C {
+        &mut self.checkpoints
+    }
+
+    /// Delivers every event stored after the position, in position order,
+    /// saving the checkpoint as set by
+    /// [`checkpoint_every`](Subscription::checkpoint_every) and at the end.
+    /// Events appended during the poll are delivered too.
+    ///
+    /// The report counts what this poll did; `read` is 0 when there was
+    /// nothing new.
+    ///
+    /// # Errors
+    ///
+    /// A [`ReplayError`] with the report so far when reading fails or a
+    /// checkpoint cannot be saved. The checkpoint then covers the events
+    /// handled before the failure if it could be saved, and the next poll
+    /// starts after [`position`](Subscription::position).
+    pub fn poll<S: Store>(&mut self, store: &S, bus: &Bus) -> Result<ReplayReport, ReplayError> {
+        let mut query = self.query.clone();
+        query.from = ReadFrom::Position(self.position + 1);
+        let mut replay = Replay::new(ReplayOptions::new());
+        let mut unsaved = 0;
+        for event in store.read(query) {
+            if let Err(error) = replay.handle_live(bus, event) {
+                let saved = self.save_if(unsaved > 0);
+                return Err(replay.fail(saved.err().unwrap_or(error)));
+            }
+            if let Some(position) = replay.report().last_position {
+                self.position = position;
+            }
+            unsaved += 1;
+            if unsaved >= self.checkpoint_every {
+                if let Err(error) = self.save_if(true) {
+                    return Err(replay.fail(error));
+                }
+                unsaved = 0;
+            }
+        }
+        if let Err(error) = self.save_if(unsaved > 0) {
+            return Err(replay.fail(error));
+        }
+        Ok(replay.into_report())
+    }
+
+    /// Polls until `stop` is set, sleeping for `interval` after each poll
+    /// that found no new event. `stop` is checked between polls, so a poll
+    /// that is catching up on many events finishes first.
+    ///
+    /// # Errors
+    ///
+    /// The [`ReplayError`] of the first poll that fails. Calling `run`
+    /// again resumes after [`position`](Subscription::position).
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// use std::sync::atomic::AtomicBool;
+    /// use std::time::Duration;
+    ///
+    /// use events::Bus;
+    /// use events_store::{SqliteCheckpoints, SqliteStore, Store, Subscription};
+    ///
+    /// let directory = tempfile::tempdir().unwrap();
+    /// let path = directory.path().join("events.db");
+    /// let stop = AtomicBool::new(false);
+    /// std::thread::scope(|scope| {
+    ///     scope.spawn(|| {
+    ///         let store = SqliteStore::open(&path).unwrap();
+    ///         let mut follower = Subscription::new("follower", SqliteCheckpoints::open(&path).unwrap()).unwrap();
+    ///         follower.run(&store, &Bus::new(), Duration::from_millis(10), &stop).unwrap();
+    ///     });
+    ///     let mut store = SqliteStore::open(&path).unwrap();
+    ///     store.append(&[Envelope::new(OrderPlaced { order_id: 7 })]).unwrap();
+    ///     let mut checkpoints = SqliteCheckpoints::open(&path).unwrap();
+    ///     # use events_store::CheckpointStore;
+    ///     while checkpoints.load("follower").unwrap() != Some(1) {
+    ///         std::thread::sleep(Duration::from_millis(5));
+    ///     }
+    ///     stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    /// });
+    /// ```
+    pub fn run<S: Store>(
+        &mut self,
+        store: &S,
+        bus: &Bus,
+        interval: Duration,
+        stop: &AtomicBool,
+    ) -> Result<(), ReplayError> {
+        while !stop.load(Ordering::Relaxed) {
+            let report = self.poll(store, bus)?;
+            if report.read == 0 {
+                std::thread::sleep(interval);
+            }
+        }
+        Ok(())
+    }
+
+    fn save_if(&mut self, unsaved: bool) -> Result<(), StoreError> {
+        if unsaved {
+            self.checkpoints.save(&self.name, self.position)?;
+        }
+        Ok(())
+    }
+}
