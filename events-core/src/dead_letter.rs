@@ -90,6 +90,9 @@ pub enum DeadLetterReason {
     DepthExceeded,
     /// The event was still being handled when a shutdown timed out and was cancelled.
     Cancelled,
+    /// A stored or received event did not decode (an unknown name or
+    /// version, a failed upcast, invalid JSON), so no handler could run.
+    Undecodable,
 }
 
 impl fmt::Display for DeadLetterReason {
@@ -99,6 +102,7 @@ impl fmt::Display for DeadLetterReason {
             DeadLetterReason::ShutDown => "emitted after shutdown",
             DeadLetterReason::DepthExceeded => "depth limit exceeded",
             DeadLetterReason::Cancelled => "cancelled at shutdown",
+            DeadLetterReason::Undecodable => "does not decode",
         })
     }
 }

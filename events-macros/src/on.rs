@@ -143,6 +143,16 @@ fn check_signature<'a>(
 
 /// Rejects parameter shapes that can never be `&E` or `&Envelope<E>`.
 fn classify<'a>(ty: &'a Type, expected: &str, errors: &mut Errors) -> Option<&'a Type> {
+    if let Type::Path(path) = ty {
+        let last = path.path.segments.last().map(|segment| segment.ident.to_string());
+        if matches!(last.as_deref(), Some("State" | "Context")) {
+            errors.push_at(
+                ty.span(),
+                format!("the event comes first, then `State<T>` and `Context`: start the parameters with {expected}"),
+            );
+            return None;
+        }
+    }
     let Type::Reference(reference) = ty else {
         errors.push_at(
             ty.span(),

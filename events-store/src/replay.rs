@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use events_core::dead_letter::{DeadLetter, DeadLetterId};
+use events_core::dead_letter::{DeadLetter, DeadLetterId, DeadLetterReason};
 use events_core::{Bus, DynEnvelope, Report};
 
 use crate::error::StoreError;
@@ -206,7 +206,7 @@ impl std::error::Error for ReplayError {
 /// A row that does not decode (an unknown event name or version, a failed
 /// upcast, invalid JSON or payload) is listed in the report with its
 /// position. It is also kept in the bus's dead-letter store with reason
-/// [`HandlerFailed`](events_core::dead_letter::DeadLetterReason::HandlerFailed),
+/// [`Undecodable`](events_core::dead_letter::DeadLetterReason::Undecodable),
 /// no handler, and an error that starts with `undecodable stored event at
 /// position N:`. A row whose columns cannot be read is listed the same way
 /// but not dead-lettered, since its JSON cannot be read. The replay goes on
@@ -459,11 +459,9 @@ enum Decoded {
 /// Keeps an undecodable stored event in the bus's dead-letter store.
 fn dead_letter_undecodable(bus: &Bus, stored: StoredEvent, error: &str) -> Undecodable {
     let position = stored.position;
-    // NOTE: the runtime has no dead-letter reason for events that never
-    // reached a handler because they did not decode, so these letters use
-    // `HandlerFailed` without a handler, and the error text gives the cause.
     let error = format!("undecodable stored event at position {position}: {error}");
     let letter = DeadLetter::builder(stored.json, stored.name, stored.version, stored.id)
+        .reason(DeadLetterReason::Undecodable)
         .error(error.clone())
         .attempts(0)
         .build();

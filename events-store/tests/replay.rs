@@ -191,7 +191,7 @@ fn replay_reports_and_dead_letters_undecodable_rows() {
         letters.iter().zip(report.undecodable.iter().zip([2, 4, 6]))
     {
         assert_eq!(row.dead_letter, Some(*id));
-        assert_eq!(letter.reason(), DeadLetterReason::HandlerFailed);
+        assert_eq!(letter.reason(), DeadLetterReason::Undecodable);
         assert_eq!(letter.handler(), None);
         assert_eq!(letter.attempts(), 0);
         let prefix = format!("undecodable stored event at position {position}: ");
