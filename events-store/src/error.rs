@@ -44,9 +44,10 @@ pub enum StoreError {
          events-store reads version {supported}; open it with a matching events-store version"
     )]
     UnsupportedSchema {
-        /// The file path.
+        /// The file path, or the PostgreSQL server, database and schema.
         location: String,
-        /// The version found in `PRAGMA user_version`.
+        /// The version found: `PRAGMA user_version` in SQLite, the comment
+        /// on the `events` table in PostgreSQL.
         found: i64,
         /// The version this crate reads and writes.
         supported: i64,
@@ -65,6 +66,41 @@ pub enum StoreError {
         /// The SQLite error.
         #[source]
         source: rusqlite::Error,
+    },
+
+    /// The PostgreSQL server could not be reached, or the schema could not
+    /// be created or checked.
+    #[cfg(feature = "postgres")]
+    #[error(
+        "failed to connect to the PostgreSQL event store at {location}: {}; check the \
+         connection string, that the server is running and accepts this user, and that the \
+         user may create tables in the first schema of its `search_path`",
+        postgres_reason(source)
+    )]
+    PostgresConnect {
+        /// The server and database, without the password.
+        location: String,
+        /// The error of the `postgres` client.
+        #[source]
+        source: postgres::Error,
+    },
+
+    /// A PostgreSQL operation failed. A failed append stored nothing.
+    #[cfg(feature = "postgres")]
+    #[error(
+        "failed to {operation} in the PostgreSQL event store at {location}: {}; \
+         if the connection was lost, connect a new store and retry, since appends of \
+         events with the same ids are idempotent",
+        postgres_reason(source)
+    )]
+    Postgres {
+        /// The server, database and schema, without the password.
+        location: String,
+        /// The failed operation, such as `append events`.
+        operation: &'static str,
+        /// The error of the `postgres` client.
+        #[source]
+        source: postgres::Error,
     },
 
     /// The stream is not at the version the append expected. Nothing was stored.
@@ -111,14 +147,28 @@ pub enum StoreError {
     /// this crate wrote a NULL payload.
     #[error(
         "the row at position {position} of the event store at {location} is invalid: {reason}; \
-         repair or delete the row with the sqlite3 shell"
+         repair or delete the row with the database's shell (sqlite3 or psql)"
     )]
     InvalidRow {
-        /// The file path, or `:memory:`.
+        /// The file path, `:memory:`, or the PostgreSQL server, database and schema.
         location: String,
         /// The global position of the row.
         position: u64,
         /// The reason it is invalid.
         reason: String,
     },
+}
+
+/// Describes a `postgres` client error with its cause, which its own
+/// `Display` leaves out: the server's message, or the I/O error of a failed
+/// connection.
+#[cfg(feature = "postgres")]
+fn postgres_reason(error: &postgres::Error) -> String {
+    if let Some(server) = error.as_db_error() {
+        return server.to_string();
+    }
+    match std::error::Error::source(error) {
+        Some(cause) => format!("{error}: {cause}"),
+        None => error.to_string(),
+    }
 }

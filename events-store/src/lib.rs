@@ -110,6 +110,8 @@
 mod appendable;
 mod error;
 mod outbox;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod query;
 mod replay;
 mod sqlite;
@@ -117,6 +119,8 @@ mod stored;
 mod stream;
 mod subscription;
 
+#[cfg(feature = "postgres")]
+pub use self::postgres::{PostgresEvents, PostgresStore};
 pub use appendable::Appendable;
 pub use error::StoreError;
 pub use outbox::{OutboxRelay, OutboxTransaction, SqliteOutbox};
