@@ -32,8 +32,8 @@
 //!
 //! [`Store`] is the interface every backend implements, so application code
 //! can be written once against `impl Store`. [`SqliteStore`] is the SQLite
-//! backend. A PostgreSQL backend is planned behind a cargo feature, as a
-//! second type implementing the same trait. Errors of every backend are
+//! backend, and `PostgresStore`, behind the `postgres` cargo feature, is
+//! the PostgreSQL one for several processes or machines. Errors of every backend are
 //! variants of one [`StoreError`].
 //!
 //! # The SQLite schema
