@@ -10,6 +10,8 @@
 //! cargo run --example github_activity -- PATH
 //! cargo run --example github_activity -- PATH --format json
 //! cargo run --example github_activity -- PATH --write-cloudevents envelopes.jsonl
+//! cargo run --example github_activity -- PATH --store events.sqlite3
+//! cargo run --example github_activity -- --from-store events.sqlite3
 //! zcat 2015-02-01-0.json.gz | cargo run --example github_activity -- -
 //! ```
 //!
@@ -31,6 +33,26 @@
 //! `GollumEvent`, fails to decode and is counted under `unknown_types`.
 //! Blank lines are skipped. Every other line that does not become a handled
 //! event is counted under `decode_failures`.
+//!
+//! # Event store
+//!
+//! `--store PATH` also appends every decoded event, as the CloudEvents JSON
+//! that `--write-cloudevents` writes, to the SQLite event store at `PATH`
+//! (see the `events-store` crate), creating it if it is missing. Events are
+//! appended in batches of [`STORE_BATCH_EVENTS`]. The store keeps one copy
+//! of each event id, so storing the same file twice adds nothing the second
+//! time, and the program prints how many events were new.
+//!
+//! `--from-store PATH` builds the report from a replay of every event in the
+//! store instead of reading GH Archive lines, through
+//! [`events_store::Replay`]. The store contains decoded events only, so the
+//! unknown types and decode failures of the file that filled it are not in
+//! this report. An event of the store that does not decode is counted under
+//! `decode_failures` with reason `undecodable stored event`, and a record's
+//! `line` is then its position in the store, as for handler failures.
+//!
+//! Reading a file and replaying a store draw a progress bar on standard
+//! error when it is a terminal, and nothing otherwise.
 //!
 //! # Report
 //!
@@ -59,10 +81,11 @@
 //! be incomplete. The JSON report has no key for handler failures. Failing to
 //! read the input or to write the CloudEvents file also exits with status 1.
 
+use std::collections::HashMap;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal as _, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -70,6 +93,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
 use events::{on, Bus, DecodeError, DecodeErrorKind, Decoder, DynEnvelope, Event};
+use events_store::{ReadFrom, Replay, ReplayOptions, SqliteStore, Step, Store, StoreError};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -715,7 +740,8 @@ pub struct SkippedRecord {
 /// A handler that failed on one event.
 #[derive(Debug)]
 pub struct HandlerFailureRecord {
-    /// 1-based line number in the input.
+    /// 1-based line number in the input, or the position in the event store
+    /// for a report built from one.
     pub line: u64,
     pub event_type: String,
     pub handler: String,
@@ -857,10 +883,96 @@ pub fn build_report(reader: impl BufRead) -> io::Result<ActivityReport> {
 /// Fails when reading `reader` or writing `cloudevents` fails. Bad records
 /// are counted in the report.
 pub fn build_report_with(
+    reader: impl BufRead,
+    decoder: &Decoder<'_>,
+    cloudevents: Option<&mut dyn Write>,
+) -> io::Result<ActivityReport> {
+    let outputs = Outputs {
+        cloudevents,
+        store: None,
+        progress: ProgressBar::hidden(),
+    };
+    build_report_to(reader, decoder, outputs).map_err(|error| match error {
+        PipelineError::Io(error) => error,
+        PipelineError::Store(error) => unreachable!("no store was given: {error}"),
+    })
+}
+
+/// Where a run sends the decoded events besides the handlers, and how it
+/// shows its progress.
+pub struct Outputs<'a> {
+    /// Receives each decoded event as one line of CloudEvents JSON.
+    pub cloudevents: Option<&'a mut dyn Write>,
+    /// Receives each decoded event in batches.
+    pub store: Option<&'a mut StoreWriter>,
+    /// Advanced by the bytes of every line read. Hidden bars draw nothing.
+    pub progress: ProgressBar,
+}
+
+/// A failure of [`build_report_to`].
+#[derive(Debug)]
+pub enum PipelineError {
+    /// Reading the input or writing the CloudEvents file failed.
+    Io(io::Error),
+    /// Appending to the event store failed.
+    Store(StoreError),
+}
+
+impl fmt::Display for PipelineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PipelineError::Io(error) => {
+                write!(
+                    f,
+                    "failed to read the input or write the CloudEvents file: {error}"
+                )
+            }
+            PipelineError::Store(error) => {
+                write!(f, "failed to append to the event store: {error}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PipelineError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PipelineError::Io(error) => Some(error),
+            PipelineError::Store(error) => Some(error),
+        }
+    }
+}
+
+impl From<io::Error> for PipelineError {
+    fn from(error: io::Error) -> PipelineError {
+        PipelineError::Io(error)
+    }
+}
+
+impl From<StoreError> for PipelineError {
+    fn from(error: StoreError) -> PipelineError {
+        PipelineError::Store(error)
+    }
+}
+
+/// Builds the activity report of GH Archive JSON lines as
+/// [`build_report_with`] does, and also sends every decoded event to the
+/// event store of `outputs`, if any.
+///
+/// # Errors
+///
+/// Fails when reading `reader`, writing the CloudEvents output or
+/// appending to the store fails. Bad records are counted in the report.
+pub fn build_report_to(
     mut reader: impl BufRead,
     decoder: &Decoder<'_>,
-    mut cloudevents: Option<&mut dyn Write>,
-) -> io::Result<ActivityReport> {
+    outputs: Outputs<'_>,
+) -> Result<ActivityReport, PipelineError> {
+    let Outputs {
+        mut cloudevents,
+        mut store,
+        progress,
+    } = outputs;
     let _run = RUN.lock().unwrap_or_else(PoisonError::into_inner);
     *lock_tally() = Tally::new();
 
@@ -877,6 +989,7 @@ pub fn build_report_with(
             break;
         }
         line_number += 1;
+        progress.inc(buffer.len() as u64);
         if buffer.trim_ascii().is_empty() {
             continue;
         }
@@ -916,8 +1029,15 @@ pub fn build_report_with(
         if let Some(output) = cloudevents.as_deref_mut() {
             write_cloudevent(output, &envelope)?;
         }
+        if let Some(store) = store.as_deref_mut() {
+            store.push(&envelope)?;
+        }
         collect_handler_failures(&bus, &envelope, line_number, &mut handler_failures);
     }
+    if let Some(store) = store {
+        store.flush()?;
+    }
+    progress.finish_and_clear();
 
     let tally = std::mem::take(&mut *lock_tally());
     let mut report = ActivityReport::from_tally(tally);
@@ -925,6 +1045,177 @@ pub fn build_report_with(
     report.decode_failures = decode_failures;
     report.handler_failures = handler_failures;
     Ok(report)
+}
+
+/// Number of events appended to the event store per transaction.
+pub const STORE_BATCH_EVENTS: usize = 1_000;
+
+/// Appends decoded events to an event store in batches of
+/// [`STORE_BATCH_EVENTS`], one transaction per batch.
+pub struct StoreWriter {
+    store: SqliteStore,
+    pending: Vec<Vec<u8>>,
+    /// Events stored by this writer.
+    pub appended: u64,
+    /// Events whose id the store held already, so they were not stored again.
+    pub duplicates: u64,
+}
+
+impl StoreWriter {
+    /// Starts appending to `store`.
+    pub fn new(store: SqliteStore) -> StoreWriter {
+        StoreWriter {
+            store,
+            pending: Vec::with_capacity(STORE_BATCH_EVENTS),
+            appended: 0,
+            duplicates: 0,
+        }
+    }
+
+    /// Queues one event, and appends the batch once it is full.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the batch is appended and the store fails.
+    pub fn push(&mut self, envelope: &DynEnvelope) -> Result<(), StoreError> {
+        let json = match serde_json::to_vec(envelope) {
+            Ok(json) => json,
+            Err(error) => unreachable!("a decoded envelope always serializes: {error}"),
+        };
+        self.pending.push(json);
+        if self.pending.len() >= STORE_BATCH_EVENTS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Appends the queued events in one transaction.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the store fails. The queued events are then not stored.
+    pub fn flush(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let appended = self.store.append(&self.pending)?;
+        let duplicates = appended.iter().filter(|event| event.duplicate).count() as u64;
+        self.duplicates += duplicates;
+        self.appended += appended.len() as u64 - duplicates;
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+/// Builds the activity report from a replay of every event in `store`, in
+/// position order, drawing on `progress` for each event read.
+///
+/// Handler failures are taken from the bus's dead-letter store, where the
+/// default policy of [`Bus::new`] keeps every failed event.
+///
+/// # Errors
+///
+/// Fails when reading the store fails, with the position of the last event
+/// replayed. Undecodable events are counted in the report.
+pub fn build_report_from_store(
+    store: &impl Store,
+    progress: &ProgressBar,
+) -> anyhow::Result<ActivityReport> {
+    let _run = RUN.lock().unwrap_or_else(PoisonError::into_inner);
+    *lock_tally() = Tally::new();
+
+    let bus = Bus::new();
+    let mut replay = Replay::new(ReplayOptions::new());
+    let mut decode_failures = DecodeFailures::default();
+    // The position and name of each event whose handlers failed, by id.
+    let mut failed: HashMap<String, (u64, String)> = HashMap::new();
+
+    for event in store.read(ReadFrom::Start) {
+        progress.inc(1);
+        let stored = event
+            .as_ref()
+            .ok()
+            .map(|stored| (stored.position, stored.id.clone(), stored.name.clone()));
+        let failures_before = replay.report().failed_positions.len();
+        let undecodable_before = replay.report().undecodable.len();
+        let step =
+            replay
+                .handle(&bus, event)
+                .with_context(|| match replay.report().last_position {
+                    Some(position) => format!("reading failed after position {position}"),
+                    None => "reading the first event failed".to_owned(),
+                })?;
+        if step == Step::Stop {
+            break;
+        }
+
+        let report = replay.report();
+        if let Some(undecodable) = report.undecodable.get(undecodable_before) {
+            decode_failures.add(SkippedRecord {
+                line: undecodable.position,
+                event_type: stored.as_ref().map(|(_, _, name)| name.clone()),
+                reason: "undecodable stored event".to_owned(),
+                message: undecodable.error.clone(),
+            });
+        }
+        if report.failed_positions.len() > failures_before {
+            if let Some((position, id, name)) = stored {
+                failed.insert(id, (position, name));
+            }
+        }
+    }
+    progress.finish_and_clear();
+
+    let mut handler_failures = Vec::new();
+    let letters = bus
+        .dead_letters()
+        .list()
+        .context("failed to list the dead letters of the replay")?;
+    for (_, letter) in letters {
+        let Some(handler) = letter.handler() else {
+            continue;
+        };
+        let (position, name) = failed
+            .get(letter.event_id())
+            .cloned()
+            .unwrap_or((0, letter.event_name().to_owned()));
+        handler_failures.push(HandlerFailureRecord {
+            line: position,
+            event_type: name,
+            handler: handler.to_owned(),
+            message: letter.error().to_owned(),
+        });
+    }
+    handler_failures.sort_by_key(|failure| failure.line);
+
+    let tally = std::mem::take(&mut *lock_tally());
+    let mut report = ActivityReport::from_tally(tally);
+    report.decode_failures = decode_failures;
+    report.handler_failures = handler_failures;
+    Ok(report)
+}
+
+/// Returns a progress bar on standard error, hidden when `shown` is false.
+/// With a `total`, the bar counts towards it in `unit`, else a spinner
+/// counts what was done.
+fn progress_bar(shown: bool, total: Option<u64>, unit: &str) -> ProgressBar {
+    if !shown {
+        return ProgressBar::hidden();
+    }
+    let (bar, template) = match total {
+        Some(total) => (
+            ProgressBar::new(total),
+            format!("[{{bar:40}}] {{human_pos}}/{{human_len}} {unit} ({{per_sec}}, {{eta}} left)"),
+        ),
+        None => (
+            ProgressBar::new_spinner(),
+            format!("{{spinner}} {{human_pos}} {unit} ({{per_sec}})"),
+        ),
+    };
+    let style = ProgressStyle::with_template(&template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.with_style(style)
 }
 
 /// Returns whether no event of this name is registered, as opposed to an
@@ -993,6 +1284,14 @@ struct Args {
     /// Maximum size of one mapped event, in bytes of CloudEvents JSON. Larger records are counted as decode failures
     #[arg(long, value_name = "BYTES", default_value_t = events::DEFAULT_MAX_SIZE)]
     max_event_size: usize,
+
+    /// Also append every decoded event to the SQLite event store PATH, creating it if it is missing
+    #[arg(long, value_name = "PATH")]
+    store: Option<PathBuf>,
+
+    /// Build the report from a replay of the SQLite event store PATH instead of reading GH Archive records
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["path", "store", "write_cloudevents", "max_event_size"])]
+    from_store: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -1016,14 +1315,40 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let input: Box<dyn BufRead> = match args.path.as_deref() {
-        None => Box::new(io::stdin().lock()),
-        Some(path) if path.as_os_str() == "-" => Box::new(io::stdin().lock()),
+    let shows_progress = io::stderr().is_terminal();
+    if let Some(path) = &args.from_store {
+        // `SqliteStore::open` creates a missing file, which a replay must not do.
+        if !path.is_file() {
+            anyhow::bail!(
+                "no event store at {}; fill one with --store first",
+                path.display()
+            );
+        }
+        let store = SqliteStore::open(path)
+            .with_context(|| format!("failed to open the event store {}", path.display()))?;
+        let progress = progress_bar(shows_progress, None, "events replayed");
+        let report = build_report_from_store(&store, &progress)
+            .with_context(|| format!("failed to replay the event store {}", path.display()))?;
+        return print_report(args.format, &report);
+    }
+
+    let (input, input_size): (Box<dyn BufRead>, Option<u64>) = match args.path.as_deref() {
+        None => (Box::new(io::stdin().lock()), None),
+        Some(path) if path.as_os_str() == "-" => (Box::new(io::stdin().lock()), None),
         Some(path) => {
             let file =
                 File::open(path).with_context(|| format!("failed to open {}", path.display()))?;
-            Box::new(BufReader::new(file))
+            let size = file.metadata().ok().map(|metadata| metadata.len());
+            (Box::new(BufReader::new(file)), size)
         }
+    };
+    let mut store = match &args.store {
+        Some(path) => {
+            let store = SqliteStore::open(path)
+                .with_context(|| format!("failed to open the event store {}", path.display()))?;
+            Some(StoreWriter::new(store))
+        }
+        None => None,
     };
 
     let mut cloudevents = match &args.write_cloudevents {
@@ -1036,21 +1361,37 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
 
     let decoder = Decoder::new().max_size(args.max_event_size);
-    let output = cloudevents
-        .as_mut()
-        .map(|(_, writer)| writer as &mut dyn Write);
-    let report = build_report_with(input, &decoder, output)
-        .context("failed to read the input or write the CloudEvents file")?;
+    let outputs = Outputs {
+        cloudevents: cloudevents
+            .as_mut()
+            .map(|(_, writer)| writer as &mut dyn Write),
+        store: store.as_mut(),
+        progress: progress_bar(shows_progress, input_size, "bytes read"),
+    };
+    let report = build_report_to(input, &decoder, outputs)?;
 
     if let Some((path, mut writer)) = cloudevents {
         writer
             .flush()
             .with_context(|| format!("failed to write {}", path.display()))?;
     }
+    if let (Some(path), Some(store)) = (&args.store, &store) {
+        // Standard error, so that `--format json` keeps standard output JSON.
+        eprintln!(
+            "Stored {} new events in the event store {} ({} already stored)",
+            store.appended,
+            path.display(),
+            store.duplicates
+        );
+    }
+    print_report(args.format, &report)
+}
 
-    match args.format {
+/// Prints the report and returns the exit code its handler failures call for.
+fn print_report(format: Format, report: &ActivityReport) -> anyhow::Result<ExitCode> {
+    match format {
         Format::Text => print!("{report}"),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Json => println!("{}", serde_json::to_string_pretty(report)?),
     }
 
     // The bus has logged each handler failure to standard error.

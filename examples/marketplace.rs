@@ -1,10 +1,12 @@
 //! A simulated day of an online marketplace, built on typed events.
 //!
 //! ```text
-//! cargo run --example marketplace                        # catalog, then a day of 200 orders
+//! cargo run --example marketplace                        # catalog, then a day of 200 orders, stored
 //! cargo run --example marketplace -- --seed 7 --orders 50
 //! cargo run --example marketplace -- --write day.jsonl   # also save every envelope
 //! cargo run --example marketplace -- --read day.jsonl    # replay a saved day
+//! cargo run --example marketplace -- --store day.sqlite3  # store the day in this event store
+//! cargo run --example marketplace -- --replay-store day.sqlite3   # replay the last stored day
 //! cargo run --example marketplace -- --catalog asyncapi  # only the catalog: json, markdown or asyncapi
 //! cargo run --example marketplace -- --replay-v1 examples/data/orders-v1.jsonl
 //! cargo run --features schema --example marketplace -- --lock-write examples/marketplace.lock.json
@@ -81,6 +83,30 @@
 //! decoded are listed in the summary with their line number and reason, and
 //! make the program exit with an error.
 //!
+//! # The event store
+//!
+//! A simulated day is also appended to an SQLite event store (see the
+//! `events-store` crate): the file of `--store PATH`, else the file named by
+//! the environment variable `EVENTS_MARKETPLACE_STORE`, else
+//! `events-marketplace.sqlite3` in the system temp directory. `--no-store`
+//! turns this off. The envelopes are appended when the day ends, in the
+//! order the bus handled them, in batches of [`STORE_BATCH_EVENTS`]. Each
+//! day goes to a new stream of the store, `day-1`, `day-2` and so on, so
+//! a store keeps every day stored in it and no run overwrites an earlier one.
+//!
+//! `--replay-store PATH` replays the last day of the store at `PATH` into
+//! handlers on a new bus with new state. It reads the day's stream back,
+//! decodes each event with [`events_store::StoredEvent::decode`] and
+//! dispatches it with [`Bus::replay_async`], so handlers see
+//! `Context::is_replay` and, as with `--read`, emit no follow-ups. It prints
+//! the same summary as the day that stored the events. Events that cannot be
+//! decoded are listed with their position in the store and make the program
+//! exit with an error.
+//!
+//! Appending and replaying at least [`PROGRESS_FROM_EVENTS`] events show a
+//! progress bar on standard error when it is a terminal, such as a day of
+//! `--orders 100000`.
+//!
 //! # Versions
 //!
 //! `OrderPlaced` is at version 2, which itemises the VAT that prices
@@ -112,7 +138,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::{self, Write as _};
 use std::fs::File;
-use std::io::{BufWriter, Write as _};
+use std::io::{BufWriter, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -125,6 +151,8 @@ use events::policy::{Concurrency, OnFailure, Retry};
 use events::{
     on, registry, Bus, Context, Envelope, Event, EventId, EventInfo, HandlerInfo, Report, State,
 };
+use events_store::{ExpectedVersion, Query, ReadFrom, SqliteStore, Store, StoreError};
+use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom as _;
 use rand::{Rng as _, SeedableRng as _};
@@ -1149,6 +1177,37 @@ pub struct Options {
     /// Compatibility mode of `--lock-check`.
     #[arg(long, value_name = "MODE", value_enum, default_value_t = CompatMode::BackwardTransitive, requires = "lock_check")]
     pub mode: CompatMode,
+
+    /// Appends every envelope of the day to the SQLite event store PATH, as
+    /// a new stream. Without it, the program uses `EVENTS_MARKETPLACE_STORE`
+    /// or `events-marketplace.sqlite3` in the system temp directory.
+    #[arg(
+        long,
+        value_name = "PATH",
+        conflicts_with_all = ["read", "catalog", "replay_v1", "lock_write", "lock_check"]
+    )]
+    pub store: Option<PathBuf>,
+
+    /// Does not store the day in an event store.
+    #[arg(long, conflicts_with = "store")]
+    pub no_store: bool,
+
+    /// Replays the last day stored in the SQLite event store PATH into new
+    /// handlers instead of simulating one.
+    #[arg(
+        long = "replay-store",
+        value_name = "PATH",
+        conflicts_with_all = [
+            "write", "read", "seed", "orders", "catalog", "replay_v1",
+            "lock_write", "lock_check", "store", "no_store",
+        ]
+    )]
+    pub replay_store: Option<PathBuf>,
+
+    /// Whether appending and replaying many events draw a progress bar on
+    /// standard error. `main` sets it when standard error is a terminal.
+    #[arg(skip)]
+    pub progress: bool,
 }
 
 /// A compatibility mode of `--mode`, as [`events::compat::Mode`] defines it.
@@ -1205,6 +1264,10 @@ impl Options {
             lock_write: None,
             lock_check: None,
             mode: CompatMode::BackwardTransitive,
+            store: None,
+            no_store: false,
+            replay_store: None,
+            progress: false,
         }
     }
 }
@@ -1221,7 +1284,8 @@ pub fn run(options: &Options) -> anyhow::Result<Summary> {
 }
 
 /// Simulates the day described by `options` on `bus`, or replays the file of
-/// `--read` or `--replay-v1`, and returns its summary.
+/// `--read` or `--replay-v1` or the store of `--replay-store`, and returns
+/// its summary.
 ///
 /// `bus` must come from [`build_bus`] and not have run a day before,
 /// because its state keeps the counts of the day.
@@ -1229,21 +1293,41 @@ pub fn run(options: &Options) -> anyhow::Result<Summary> {
 /// # Errors
 ///
 /// Fails when the bus already ran a day or lacks the marketplace state,
-/// when `write` is set together with `read` or `replay_v1`, when the file
-/// of `read` or `replay_v1` cannot be read, or when the file of `write`
-/// cannot be written. Lines of the `read` or `replay_v1` file that cannot
-/// be decoded are not errors: the summary lists them.
+/// when `write` or `store` is set together with a replay, when the file of
+/// `read` or `replay_v1` or the store of `replay_store` cannot be read, or
+/// when the file of `write` or the store of `store` cannot be written.
+/// Events of a replay that cannot be decoded are not errors: the summary
+/// lists them.
 pub fn run_day(bus: &Bus, options: &Options) -> anyhow::Result<Summary> {
-    let replay = options.read.as_ref().or(options.replay_v1.as_ref());
-    if let (Some(read), Some(write)) = (replay, &options.write) {
-        bail!(
-            "`{}` and `--write {}` cannot be combined: a replay emits no new events to save",
-            read.display(),
-            write.display()
-        );
+    run_day_with_store(bus, options).map(|(summary, _)| summary)
+}
+
+/// Runs a day as [`run_day`] does, and also returns the stored day that
+/// the run appended (with `store`) or replayed (with `replay_store`).
+///
+/// # Errors
+///
+/// As for [`run_day`].
+pub fn run_day_with_store(
+    bus: &Bus,
+    options: &Options,
+) -> anyhow::Result<(Summary, Option<StoredDay>)> {
+    let replay = options
+        .read
+        .as_ref()
+        .or(options.replay_v1.as_ref())
+        .or(options.replay_store.as_ref());
+    for (flag, output) in [("--write", &options.write), ("--store", &options.store)] {
+        if let (Some(read), Some(output)) = (replay, output) {
+            bail!(
+                "`{}` and `{flag} {}` cannot be combined: a replay emits no new events to save",
+                read.display(),
+                output.display()
+            );
+        }
     }
     if let Some(path) = &options.replay_v1 {
-        return Ok(replay_v1(bus, path)?.summary);
+        return Ok((replay_v1(bus, path)?.summary, None));
     }
     let day = start_day(bus)?;
     let runtime = new_runtime()?;
@@ -1252,20 +1336,30 @@ pub fn run_day(bus: &Bus, options: &Options) -> anyhow::Result<Summary> {
         let (envelopes, undecodable) = read_day(path, "--read")?;
         day.replaying.store(true, Ordering::Relaxed);
         runtime.block_on(replay_day(bus, day, &envelopes));
-        return Summary::new(bus, undecodable);
+        return Ok((Summary::new(bus, undecodable)?, None));
+    }
+    if let Some(path) = &options.replay_store {
+        day.replaying.store(true, Ordering::Relaxed);
+        let (stored, undecodable) =
+            runtime.block_on(replay_stored_day(bus, day, path, options.progress))?;
+        return Ok((Summary::new(bus, undecodable)?, Some(stored)));
     }
 
-    day.keep_json
-        .store(options.write.is_some(), Ordering::Relaxed);
+    day.keep_json.store(
+        options.write.is_some() || options.store.is_some(),
+        Ordering::Relaxed,
+    );
     runtime.block_on(simulate_day(bus, options.seed, options.orders));
 
+    let json_lines = day.update(|records| std::mem::take(&mut records.json_lines));
     if let Some(path) = &options.write {
-        write_day(
-            path,
-            &day.update(|records| std::mem::take(&mut records.json_lines)),
-        )?;
+        write_day(path, &json_lines)?;
     }
-    Summary::new(bus, Vec::new())
+    let stored = match &options.store {
+        Some(path) => Some(store_day(path, &json_lines, options.progress)?),
+        None => None,
+    };
+    Ok((Summary::new(bus, Vec::new())?, stored))
 }
 
 /// Marks the day of `bus` as started and returns its state.
@@ -1289,7 +1383,12 @@ fn new_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let options = Options::parse();
+    let mut options = Options::parse();
+    options.progress = std::io::stderr().is_terminal();
+    let simulates_day = options.read.is_none() && options.replay_store.is_none();
+    if simulates_day && options.store.is_none() && !options.no_store {
+        options.store = Some(default_store_path());
+    }
     // Retries and handler failures are logged to stderr, and the catalog and
     // summary go to stdout.
     tracing_subscriber::fmt()
@@ -1350,7 +1449,7 @@ fn main() -> anyhow::Result<()> {
     }
     // The day runs before anything is printed, so that an unreadable file
     // shows only the error.
-    let summary = run_day(&bus, &options)?;
+    let (summary, stored) = run_day_with_store(&bus, &options)?;
 
     print!("{}", catalog(&bus));
     println!();
@@ -1364,10 +1463,27 @@ fn main() -> anyhow::Result<()> {
             path.display()
         );
     }
-    if let Some(path) = &options.read {
+    if let Some(stored) = &stored {
+        if options.write.is_none() {
+            println!();
+        }
+        let (verb, preposition) = if options.replay_store.is_some() {
+            ("Replayed", "from")
+        } else {
+            ("Stored", "in")
+        };
+        println!(
+            "{verb} {} envelopes of stream `{}` {preposition} the event store {}",
+            stored.events,
+            stored.stream,
+            stored.path.display()
+        );
+    }
+    let replayed = options.read.as_ref().or(options.replay_store.as_ref());
+    if let Some(path) = replayed {
         if !summary.undecodable.is_empty() {
             bail!(
-                "{} line(s) of {} could not be decoded; see the list above",
+                "{} event(s) of {} could not be decoded; see the list above",
                 summary.undecodable.len(),
                 path.display()
             );
@@ -1677,6 +1793,7 @@ fn read_day(
                 line: index + 1,
                 reason: error.reason().to_owned(),
                 error: error.to_string(),
+                in_store: false,
             }),
         }
     }
@@ -1689,6 +1806,202 @@ async fn replay_day(bus: &Bus, day: &Day, envelopes: &[events::DynEnvelope]) {
         let report = bus.dispatch_async(envelope).await;
         day.record_report(&report);
     }
+}
+
+// ---------------------------------------------------------------------------
+// The event store
+// ---------------------------------------------------------------------------
+
+/// Number of envelopes appended to the event store per transaction.
+pub const STORE_BATCH_EVENTS: usize = 1_000;
+
+/// Appending or replaying fewer envelopes than this draws no progress bar,
+/// because it ends too soon for one to help.
+pub const PROGRESS_FROM_EVENTS: u64 = 10_000;
+
+/// The environment variable that sets the event store of a simulated day
+/// when `--store` does not.
+pub const STORE_ENV: &str = "EVENTS_MARKETPLACE_STORE";
+
+/// Prefix of the stream names of stored days: `day-1`, `day-2` and so on.
+const DAY_STREAM_PREFIX: &str = "day-";
+
+/// A day in an event store: where, under which stream, and how many envelopes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredDay {
+    /// The SQLite file of the store.
+    pub path: PathBuf,
+    /// The stream that contains the day, such as `day-3`.
+    pub stream: String,
+    /// Envelopes appended to the stream, or read back from it by a replay.
+    pub events: u64,
+}
+
+/// Returns the event store of a day without `--store`: the file named by
+/// [`STORE_ENV`], else `events-marketplace.sqlite3` in the temp directory.
+pub fn default_store_path() -> PathBuf {
+    match std::env::var_os(STORE_ENV) {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => std::env::temp_dir().join("events-marketplace.sqlite3"),
+    }
+}
+
+/// Returns the name of the stream of the `number`th day of a store.
+fn day_stream(number: u64) -> String {
+    format!("{DAY_STREAM_PREFIX}{number}")
+}
+
+/// Returns the number of days in the store: the days are the streams
+/// `day-1` up to `day-N` with no gap, because [`store_day`] appends to the
+/// first one that is empty.
+fn stored_days(store: &SqliteStore) -> Result<u64, StoreError> {
+    let mut days = 0;
+    while store.stream_version(&day_stream(days + 1))? > 0 {
+        days += 1;
+    }
+    Ok(days)
+}
+
+/// Returns a progress bar on standard error for `total` events, hidden when
+/// `progress` is off or the run is too short for one to help.
+fn progress_bar(progress: bool, total: u64, action: &'static str) -> ProgressBar {
+    if !progress || total < PROGRESS_FROM_EVENTS {
+        return ProgressBar::hidden();
+    }
+    let style = ProgressStyle::with_template(
+        "{msg} [{bar:40}] {human_pos}/{human_len} envelopes ({per_sec}, {eta} left)",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    ProgressBar::new(total)
+        .with_style(style)
+        .with_message(action)
+}
+
+/// Appends the envelopes of a day, as CloudEvents JSON lines, to a new
+/// stream of the event store at `path`, creating the store if it is missing.
+///
+/// The stream is expected to be empty at every first append, so two runs
+/// that store a day in the same store at the same time cannot share a
+/// stream: the later one fails with a conflict.
+fn store_day(path: &Path, json_lines: &[String], progress: bool) -> anyhow::Result<StoredDay> {
+    let mut store = SqliteStore::open(path)
+        .with_context(|| format!("failed to open the event store `{}`", path.display()))?;
+    let days = stored_days(&store)
+        .with_context(|| format!("failed to read the days stored in `{}`", path.display()))?;
+    let stream = day_stream(days + 1);
+
+    // NOTE: the JSON of every envelope stays in memory until the day ends,
+    // so a day of many orders needs memory in proportion.
+    let bar = progress_bar(progress, json_lines.len() as u64, "storing");
+    let mut version = 0;
+    for batch in json_lines.chunks(STORE_BATCH_EVENTS) {
+        let expected = ExpectedVersion::Exact(version);
+        let appended = store
+            .append_to_stream(&stream, expected, batch)
+            .with_context(|| {
+                format!(
+                    "failed to append to stream `{stream}` of the event store `{}`",
+                    path.display()
+                )
+            })?;
+        version += appended.iter().filter(|event| !event.duplicate).count() as u64;
+        bar.inc(batch.len() as u64);
+    }
+    bar.finish_and_clear();
+
+    Ok(StoredDay {
+        path: path.to_owned(),
+        stream,
+        events: version,
+    })
+}
+
+/// Reads the last day of the event store at `path` back and dispatches each
+/// event to the handlers of `bus` as a replay, in the order it was stored.
+///
+/// Returns the day and the events that could not be read or decoded, each
+/// with its position in the store.
+///
+/// The loop is written out rather than run by `events_store::Replay`,
+/// because the summary lists each failed handler with its error, and a
+/// replay report keeps only the positions of failed events.
+async fn replay_stored_day(
+    bus: &Bus,
+    day: &Day,
+    path: &Path,
+    progress: bool,
+) -> anyhow::Result<(StoredDay, Vec<UndecodableLine>)> {
+    // `SqliteStore::open` creates a missing file, which a replay must not do.
+    if !path.is_file() {
+        bail!(
+            "no event store at `{}` for --replay-store; store a day there first with --store",
+            path.display()
+        );
+    }
+    let store = SqliteStore::open(path)
+        .with_context(|| format!("failed to open the event store `{}`", path.display()))?;
+    let days = stored_days(&store)
+        .with_context(|| format!("failed to read the days stored in `{}`", path.display()))?;
+    if days == 0 {
+        bail!(
+            "the event store `{}` contains no day: it has no stream `{}`",
+            path.display(),
+            day_stream(1)
+        );
+    }
+    let stream = day_stream(days);
+    let total = store.stream_version(&stream)?;
+
+    let bar = progress_bar(progress, total, "replaying");
+    let mut events = 0;
+    let mut undecodable = Vec::new();
+    for stored in store.read(Query::from(ReadFrom::Start).stream(stream.as_str())) {
+        events += 1;
+        bar.inc(1);
+        let stored = match stored {
+            Ok(stored) => stored,
+            Err(StoreError::InvalidRow {
+                position, reason, ..
+            }) => {
+                undecodable.push(UndecodableLine {
+                    line: position as usize,
+                    reason: "unreadable row".to_owned(),
+                    error: reason.to_string(),
+                    in_store: true,
+                });
+                continue;
+            }
+            Err(error) => {
+                return Err(error).with_context(|| {
+                    format!(
+                        "failed to read stream `{stream}` of the event store `{}`",
+                        path.display()
+                    )
+                })
+            }
+        };
+        match stored.decode() {
+            Ok(envelope) => {
+                let report = bus.replay_async(&envelope).await;
+                day.record_report(&report);
+            }
+            Err(error) => undecodable.push(UndecodableLine {
+                line: stored.position as usize,
+                reason: error.reason().to_owned(),
+                error: error.to_string(),
+                in_store: true,
+            }),
+        }
+    }
+    bar.finish_and_clear();
+
+    let stored = StoredDay {
+        path: path.to_owned(),
+        stream,
+        events,
+    };
+    Ok((stored, undecodable))
 }
 
 /// The counts of a `--replay-v1` run and the summary of the day it made.
@@ -1898,15 +2211,20 @@ pub struct ChainLink {
     pub causation_id: Option<String>,
 }
 
-/// A line of a saved day that could not be decoded.
+/// A line of a saved day, or an event of a stored day, that could not be
+/// decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UndecodableLine {
-    /// 1-based line number in the file.
+    /// 1-based line number in the file, or the global position in the event
+    /// store when `in_store` is set.
     pub line: usize,
     /// Short label of the cause, such as `unknown event`.
     pub reason: String,
     /// The full decoding error.
     pub error: String,
+    /// Whether the event was read from an event store by `--replay-store`
+    /// rather than from a file.
+    pub in_store: bool,
 }
 
 /// The outcome of one day, live or replayed.
@@ -1939,7 +2257,8 @@ pub struct Summary {
     /// The longest chain of events, starting with the event that started it.
     /// Of several equally long chains, the first one.
     pub longest_chain: Vec<ChainLink>,
-    /// Lines of the `--read` file that could not be decoded, empty for a live day.
+    /// Lines of the `--read` file or events of the `--replay-store` store
+    /// that could not be decoded, empty for a live day.
     pub undecodable: Vec<UndecodableLine>,
 }
 
@@ -2219,7 +2538,12 @@ impl fmt::Display for Summary {
             writeln!(f)?;
             writeln!(f, "Undecodable lines: {}", self.undecodable.len())?;
             for line in &self.undecodable {
-                writeln!(f, "  line {} ({}): {}", line.line, line.reason, line.error)?;
+                let unit = if line.in_store { "position" } else { "line" };
+                writeln!(
+                    f,
+                    "  {unit} {} ({}): {}",
+                    line.line, line.reason, line.error
+                )?;
             }
         }
         Ok(())

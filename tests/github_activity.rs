@@ -1,6 +1,7 @@
 //! Tests of the GitHub activity example (`examples/github_activity.rs`).
 //!
-//! The tests on inline records always run. The tests on the GH Archive sample
+//! The tests on inline records always run, and so do the event store tests,
+//! on stores in temporary directories. The tests on the GH Archive sample
 //! read `$EVENTS_TEST_DATA/gharchive/2015-02-01-00.first100.jsonl` and are
 //! reported as ignored when `EVENTS_TEST_DATA` is unset.
 
@@ -14,10 +15,15 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use events::Decoder;
+use events_store::{ReadFrom, SqliteStore, Store};
+use indicatif::ProgressBar;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use serde_json::{json, Value};
 
-use github_activity::{build_report, build_report_with, map_record, ActivityReport, RepoActivity};
+use github_activity::{
+    build_report, build_report_from_store, build_report_to, build_report_with, map_record,
+    ActivityReport, Outputs, RepoActivity, StoreWriter,
+};
 
 /// A test that reads the GH Archive sample at the given path.
 type SampleTest = fn(&Path) -> Result<(), Failed>;
@@ -60,9 +66,23 @@ fn main() {
             cloudevents_output_has_decoded_events,
         ),
         Trial::test("oversized_record_is_listed", oversized_record_is_listed),
+        Trial::test("store_keeps_decoded_events", store_keeps_decoded_events),
+        Trial::test("store_skips_stored_ids", store_skips_stored_ids),
+        Trial::test(
+            "store_report_matches_file_report",
+            store_report_matches_file_report,
+        ),
+        Trial::test(
+            "store_report_lists_handler_failure",
+            store_report_lists_handler_failure,
+        ),
+        Trial::test(
+            "store_report_lists_undecodable_event",
+            store_report_lists_undecodable_event,
+        ),
     ];
 
-    let sample_tests: [(&str, SampleTest); 6] = [
+    let sample_tests: [(&str, SampleTest); 7] = [
         ("sample_counts_events_by_type", sample_counts_events_by_type),
         ("sample_counts_push_commits", sample_counts_push_commits),
         ("sample_counts_distinct_repos", sample_counts_distinct_repos),
@@ -74,6 +94,10 @@ fn main() {
         (
             "sample_keeps_fractional_times",
             sample_keeps_fractional_times,
+        ),
+        (
+            "sample_report_from_store_matches_file",
+            sample_report_from_store_matches_file,
         ),
     ];
     for (name, test) in sample_tests {
@@ -653,5 +677,170 @@ fn sample_keeps_fractional_times(path: &Path) -> Result<(), Failed> {
         );
     }
     assert_eq!(fractional, 3);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// The event store
+// ---------------------------------------------------------------------------
+
+/// Builds the report of `lines` while appending the decoded events to the
+/// store at `path`, and returns the report with the writer's counts.
+fn report_into_store(
+    lines: &[String],
+    path: &Path,
+) -> Result<(ActivityReport, StoreWriter), Failed> {
+    let store = SqliteStore::open(path).map_err(|error| format!("open failed: {error}"))?;
+    let mut writer = StoreWriter::new(store);
+    let outputs = Outputs {
+        cloudevents: None,
+        store: Some(&mut writer),
+        progress: ProgressBar::hidden(),
+    };
+    let report = build_report_to(Cursor::new(lines.join("\n")), &Decoder::new(), outputs)
+        .map_err(|error| format!("building the report failed: {error}"))?;
+    Ok((report, writer))
+}
+
+fn report_from_store(path: &Path) -> Result<ActivityReport, Failed> {
+    let store = SqliteStore::open(path).map_err(|error| format!("open failed: {error}"))?;
+    build_report_from_store(&store, &ProgressBar::hidden())
+        .map_err(|error| format!("replay failed: {error:#}").into())
+}
+
+/// Asserts that two reports agree on every figure the handlers produce.
+fn assert_same_figures(from_store: &ActivityReport, from_file: &ActivityReport) {
+    assert_eq!(from_store.events_total, from_file.events_total);
+    assert_eq!(from_store.by_type, from_file.by_type);
+    assert_eq!(from_store.push_commits, from_file.push_commits);
+    assert_eq!(from_store.distinct_repos, from_file.distinct_repos);
+    assert_eq!(from_store.distinct_actors, from_file.distinct_actors);
+    assert_eq!(from_store.top_repos, from_file.top_repos);
+    assert_eq!(
+        from_store.handler_failures.len(),
+        from_file.handler_failures.len()
+    );
+}
+
+fn store_keeps_decoded_events() -> Result<(), Failed> {
+    let directory = tempfile::tempdir()?;
+    let path = directory.path().join("events.sqlite3");
+    let lines = [
+        push("1", "alice", "alice/app", 2),
+        record("2", "GollumEvent", "bob", "bob/wiki", json!({"pages": []})),
+        "not json".to_owned(),
+        watch("3", "carol", "alice/app"),
+    ];
+
+    let (_, writer) = report_into_store(&lines, &path)?;
+
+    assert_eq!(writer.appended, 2);
+    assert_eq!(writer.duplicates, 0);
+    let store = SqliteStore::open(&path)?;
+    let stored: Vec<_> = store.read(ReadFrom::Start).collect::<Result<_, _>>()?;
+    let names: Vec<&str> = stored.iter().map(|event| event.name.as_str()).collect();
+    assert_eq!(names, ["PushEvent", "WatchEvent"]);
+    let ids: Vec<&str> = stored.iter().map(|event| event.id.as_str()).collect();
+    assert_eq!(ids, ["1", "3"]);
+    Ok(())
+}
+
+fn store_skips_stored_ids() -> Result<(), Failed> {
+    let directory = tempfile::tempdir()?;
+    let path = directory.path().join("events.sqlite3");
+    let lines = [
+        push("1", "alice", "alice/app", 1),
+        watch("2", "bob", "bob/app"),
+    ];
+
+    report_into_store(&lines, &path)?;
+    let (_, again) = report_into_store(&lines, &path)?;
+
+    assert_eq!(again.appended, 0);
+    assert_eq!(again.duplicates, 2);
+    assert_eq!(report_from_store(&path)?.events_total, 2);
+    Ok(())
+}
+
+fn store_report_matches_file_report() -> Result<(), Failed> {
+    let directory = tempfile::tempdir()?;
+    let path = directory.path().join("events.sqlite3");
+    let lines = [
+        push("1", "alice", "alice/app", 3),
+        watch("2", "bob", "alice/app"),
+        push("3", "carol", "carol/lib", 1),
+        watch("4", "dave", "erin/site"),
+    ];
+
+    let (from_file, _) = report_into_store(&lines, &path)?;
+    let from_store = report_from_store(&path)?;
+
+    assert_same_figures(&from_store, &from_file);
+    assert_eq!(from_store.to_string(), from_file.to_string());
+    Ok(())
+}
+
+fn store_report_lists_handler_failure() -> Result<(), Failed> {
+    let directory = tempfile::tempdir()?;
+    let path = directory.path().join("events.sqlite3");
+    let mut payload = push_payload(2);
+    payload["size"] = json!(1);
+    payload["distinct_size"] = json!(1);
+    let lines = [
+        watch("1", "alice", "alice/app"),
+        record("2", "PushEvent", "alice", "alice/app", payload),
+    ];
+
+    let (from_file, _) = report_into_store(&lines, &path)?;
+    let from_store = report_from_store(&path)?;
+
+    assert_eq!(from_store.handler_failures.len(), 1);
+    let failure = &from_store.handler_failures[0];
+    // The second stored event, at position 2.
+    assert_eq!(failure.line, 2);
+    assert_eq!(failure.event_type, "PushEvent");
+    assert_eq!(failure.handler, from_file.handler_failures[0].handler);
+    assert_eq!(failure.message, from_file.handler_failures[0].message);
+    assert_eq!(from_store.events_total, 2);
+    Ok(())
+}
+
+fn store_report_lists_undecodable_event() -> Result<(), Failed> {
+    let directory = tempfile::tempdir()?;
+    let path = directory.path().join("events.sqlite3");
+    let mut store = SqliteStore::open(&path)?;
+    let unknown = br#"{"specversion":"1.0","id":"9","source":"https://github.com","type":"GollumEvent","data":{}}"#;
+    store.append(&[&unknown[..]])?;
+    let lines = [watch("1", "alice", "alice/app")];
+    report_into_store(&lines, &path)?;
+
+    let report = report_from_store(&path)?;
+
+    assert_eq!(report.events_total, 1);
+    assert_eq!(report.decode_failures.total, 1);
+    let record = &report.decode_failures.records[0];
+    assert_eq!(record.line, 1);
+    assert_eq!(record.event_type.as_deref(), Some("GollumEvent"));
+    assert_eq!(record.reason, "undecodable stored event");
+    assert!(
+        record.message.contains("GollumEvent"),
+        "message: {}",
+        record.message
+    );
+    Ok(())
+}
+
+fn sample_report_from_store_matches_file(path: &Path) -> Result<(), Failed> {
+    let text = read_sample(path)?;
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let directory = tempfile::tempdir()?;
+    let store_path = directory.path().join("events.sqlite3");
+
+    let (from_file, writer) = report_into_store(&lines, &store_path)?;
+    let from_store = report_from_store(&store_path)?;
+
+    assert_eq!(writer.appended, from_file.events_total);
+    assert_same_figures(&from_store, &from_file);
+    assert_eq!(from_store.to_string(), from_file.to_string());
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Tests of the marketplace example: the counts of a simulated day, the
 //! stock, ledger, retries and dead letters it leaves, the causal links
-//! between its events, saving and replaying a day, replaying version 1
+//! between its events, saving and replaying a day through a file and an
+//! event store, replaying version 1
 //! orders, the catalog, and its schemas against the committed lock file.
 //!
 //! Every test in this binary shares the example's registered handlers, but
@@ -21,9 +22,9 @@ use events::catalog::{Catalog, CheckError};
 use events::compat::{Break, BreakKind, Lock, Mode};
 use events::registry;
 use marketplace::{
-    build_bus, catalog, check_lock, replay_v1, run, run_day, CompatMode, Options, OrderLineV1,
-    OrderPlaced, OrderPlacedV1, PaymentSucceeded, Summary, DECLINED_CARD_LAST4, ERP_BUSY_EVERY,
-    ERP_BUSY_TWICE_EVERY, STANDARD_VAT_RATE_BASIS_POINTS,
+    build_bus, catalog, check_lock, replay_v1, run, run_day, run_day_with_store, CompatMode,
+    Options, OrderLineV1, OrderPlaced, OrderPlacedV1, PaymentSucceeded, Summary,
+    DECLINED_CARD_LAST4, ERP_BUSY_EVERY, ERP_BUSY_TWICE_EVERY, STANDARD_VAT_RATE_BASIS_POINTS,
 };
 use serde_json::Value;
 
@@ -933,4 +934,172 @@ fn lock_check_needs_schema_feature() {
         "unexpected error: {error}"
     );
     assert!(error.to_string().contains("enable the `schema` feature"));
+}
+
+/// Runs a live day of `orders` orders that appends its envelopes to the
+/// event store at `path`.
+fn stored_day(path: &Path, orders: u64) -> Summary {
+    let options = Options {
+        store: Some(path.to_owned()),
+        ..Options::day(SEED, orders)
+    };
+    run(&options).expect("the day is stored in a temporary directory")
+}
+
+fn replay_store_options(path: &Path) -> Options {
+    Options {
+        replay_store: Some(path.to_owned()),
+        ..Options::day(SEED, ORDERS)
+    }
+}
+
+#[test]
+fn store_replay_equals_live_day() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let path = directory.path().join("day.sqlite3");
+    let live = stored_day(&path, ORDERS);
+
+    let (replayed, stored) =
+        run_day_with_store(&build_bus().unwrap(), &replay_store_options(&path))
+            .expect("the stored day is readable");
+
+    assert_eq!(replayed, live);
+    assert_eq!(replayed.to_string(), live.to_string());
+    let stored = stored.expect("a store replay names the day it read");
+    assert_eq!(stored.stream, "day-1");
+    assert_eq!(stored.events, live.envelopes());
+}
+
+#[test]
+fn store_keeps_every_envelope_in_order() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let store_path = directory.path().join("day.sqlite3");
+    let file_path = directory.path().join("day.jsonl");
+    let options = Options {
+        store: Some(store_path.clone()),
+        write: Some(file_path.clone()),
+        ..Options::day(SEED, ORDERS)
+    };
+    let (summary, stored) =
+        run_day_with_store(&build_bus().unwrap(), &options).expect("the day is stored");
+
+    let store = events_store::SqliteStore::open(&store_path).expect("the store opens");
+    let ids: Vec<String> = events_store::Store::read(&store, events_store::ReadFrom::Start)
+        .map(|event| event.expect("every stored row is readable").id)
+        .collect();
+    let saved = read_json_lines(&file_path);
+    let saved_ids: Vec<&str> = saved.iter().map(|line| text(line, "id")).collect();
+
+    assert_eq!(
+        stored.expect("the day was stored").events,
+        summary.envelopes()
+    );
+    assert_eq!(ids.len() as u64, summary.envelopes());
+    assert_eq!(ids, saved_ids);
+}
+
+#[test]
+fn store_replay_takes_last_day() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let path = directory.path().join("days.sqlite3");
+    stored_day(&path, ORDERS);
+    let second = stored_day(&path, 5);
+
+    let (replayed, stored) =
+        run_day_with_store(&build_bus().unwrap(), &replay_store_options(&path))
+            .expect("the stored days are readable");
+
+    assert_eq!(
+        stored.expect("a store replay names the day").stream,
+        "day-2"
+    );
+    assert_eq!(replayed.totals.orders, 5);
+    assert_eq!(replayed, second);
+}
+
+#[test]
+fn store_replay_lists_undecodable_events() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let path = directory.path().join("day.sqlite3");
+    let live = stored_day(&path, ORDERS);
+    let mut store = events_store::SqliteStore::open(&path).expect("the store opens");
+    let version = events_store::Store::stream_version(&store, "day-1").expect("a version");
+    let unknown = r#"{"specversion":"1.0","id":"r-1","source":"https://marketplace.example/shop","type":"RefundIssued","data":{"order_id":3}}"#;
+    events_store::Store::append_to_stream(
+        &mut store,
+        "day-1",
+        events_store::ExpectedVersion::Exact(version),
+        &[unknown],
+    )
+    .expect("the append succeeds");
+
+    let replayed = run(&replay_store_options(&path)).expect("the stored day is readable");
+
+    assert_eq!(replayed.undecodable.len(), 1);
+    let listed = &replayed.undecodable[0];
+    assert_eq!(listed.line as u64, version + 1);
+    assert_eq!(listed.reason, "unknown event");
+    assert!(listed.in_store);
+    assert_eq!(replayed.totals, live.totals);
+    assert!(replayed
+        .to_string()
+        .contains(&format!("position {} (unknown event)", version + 1)));
+}
+
+#[test]
+fn store_replay_of_missing_store_fails() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let path = directory.path().join("missing.sqlite3");
+
+    let error = run(&replay_store_options(&path)).expect_err("the store does not exist");
+
+    assert!(
+        error.to_string().contains(&path.display().to_string()),
+        "the error names the store: {error}"
+    );
+    assert!(!path.exists(), "the replay created no store");
+}
+
+#[test]
+fn run_rejects_read_with_store() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let options = Options {
+        read: Some(directory.path().join("in.jsonl")),
+        store: Some(directory.path().join("out.sqlite3")),
+        ..Options::day(SEED, ORDERS)
+    };
+
+    let error = run(&options).expect_err("a replay stores nothing");
+
+    assert!(
+        error.to_string().contains("cannot be combined"),
+        "unexpected error: {error}"
+    );
+}
+
+#[test]
+fn options_parse_store_flags() {
+    let stored = Options::try_parse_from(["marketplace", "--store", "day.sqlite3"])
+        .expect("--store takes a path");
+    let replay = Options::try_parse_from(["marketplace", "--replay-store", "day.sqlite3"])
+        .expect("--replay-store takes a path");
+    let replay_with_seed = Options::try_parse_from([
+        "marketplace",
+        "--replay-store",
+        "day.sqlite3",
+        "--seed",
+        "3",
+    ]);
+    let store_without_store =
+        Options::try_parse_from(["marketplace", "--store", "day.sqlite3", "--no-store"]);
+
+    assert_eq!(stored.store.as_deref(), Some(Path::new("day.sqlite3")));
+    assert_eq!(
+        replay.replay_store.as_deref(),
+        Some(Path::new("day.sqlite3"))
+    );
+    let error = replay_with_seed.expect_err("a replay has no seed");
+    assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
+    let error = store_without_store.expect_err("--no-store contradicts --store");
+    assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
 }
