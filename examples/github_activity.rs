@@ -1205,11 +1205,13 @@ fn progress_bar(shown: bool, total: Option<u64>, unit: &str) -> ProgressBar {
     let (bar, template) = match total {
         Some(total) => (
             ProgressBar::new(total),
-            format!("[{{bar:40}}] {{human_pos}}/{{human_len}} {unit} ({{per_sec}}, {{eta}} left)"),
+            format!(
+                "[{{bar:40}}] {{human_pos}}/{{human_len}} {unit} ({{per_sec:0}}, {{eta}} left)"
+            ),
         ),
         None => (
             ProgressBar::new_spinner(),
-            format!("{{spinner}} {{human_pos}} {unit} ({{per_sec}})"),
+            format!("{{spinner}} {{human_pos}} {unit} ({{per_sec:0}})"),
         ),
     };
     let style = ProgressStyle::with_template(&template)

@@ -1869,7 +1869,7 @@ fn progress_bar(progress: bool, total: u64, action: &'static str) -> ProgressBar
         return ProgressBar::hidden();
     }
     let style = ProgressStyle::with_template(
-        "{msg} [{bar:40}] {human_pos}/{human_len} envelopes ({per_sec}, {eta} left)",
+        "{msg} [{bar:40}] {human_pos}/{human_len} envelopes ({per_sec:0}, {eta} left)",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ");
