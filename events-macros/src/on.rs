@@ -144,7 +144,11 @@ fn check_signature<'a>(
 /// Rejects parameter shapes that can never be `&E` or `&Envelope<E>`.
 fn classify<'a>(ty: &'a Type, expected: &str, errors: &mut Errors) -> Option<&'a Type> {
     if let Type::Path(path) = ty {
-        let last = path.path.segments.last().map(|segment| segment.ident.to_string());
+        let last = path
+            .path
+            .segments
+            .last()
+            .map(|segment| segment.ident.to_string());
         if matches!(last.as_deref(), Some("State" | "Context")) {
             errors.push_at(
                 ty.span(),
