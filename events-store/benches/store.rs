@@ -13,6 +13,9 @@
 //!   pages through them and decodes each with `events::decode` into a typed
 //!   `Envelope`. The hand-written version runs one query and parses each
 //!   payload with `serde_json` into `Envelope<PriceChanged>`.
+//! - `replay`: the same 100,000 events replayed with `events_store::replay`
+//!   through `Bus::replay` into one no-op typed handler, against the
+//!   hand-written read of `read`.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -20,8 +23,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use events::chrono::SecondsFormat;
-use events::{Envelope, Event};
-use events_store::{ReadFrom, SqliteStore, Store};
+use events::{on, Bus, Envelope, Event};
+use events_store::{replay, ReadFrom, ReplayOptions, SqliteStore, Store};
 use serde::{Deserialize, Serialize};
 
 const EVENTS: u64 = 100_000;
@@ -33,6 +36,9 @@ struct PriceChanged {
     product_id: u64,
     price_cents: u64,
 }
+
+#[on(PriceChanged)]
+fn ignore_price(_: &PriceChanged) {}
 
 fn envelopes() -> Vec<Envelope<PriceChanged>> {
     (0..EVENTS)
@@ -181,5 +187,35 @@ fn read(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, append, read);
+fn store_replay(path: &Path, bus: &Bus) -> u64 {
+    let store = SqliteStore::open(path).unwrap();
+    let report = replay(&store, bus, ReadFrom::Start, ReplayOptions::new()).unwrap();
+    assert_eq!(report.handler_failures, 0);
+    report.dispatched
+}
+
+fn replay_group(c: &mut Criterion) {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("events.db");
+    SqliteStore::open(&path)
+        .unwrap()
+        .append(&envelopes())
+        .unwrap();
+    let bus = Bus::new();
+    assert_eq!(store_replay(&path, &bus), EVENTS);
+
+    let mut group = c.benchmark_group("replay");
+    group.throughput(Throughput::Elements(EVENTS));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    group.bench_function("store_into_handler", |b| {
+        b.iter(|| black_box(store_replay(&path, &bus)))
+    });
+    group.bench_function("hand_written_read", |b| {
+        b.iter(|| black_box(hand_written_read(&path)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, append, read, replay_group);
 criterion_main!(benches);
