@@ -428,7 +428,7 @@ impl BusBuilder {
         self
     }
 
-    /// Adds an observer that sees every event the bus handles, before its
+    /// Adds an observer that receives every event the bus handles, before its
     /// handlers run, including events that have no handler. The
     /// [`Recorder`](crate::testing::Recorder) of tests is one.
     ///
@@ -1113,6 +1113,12 @@ impl Bus {
     /// assert_eq!(Bus::new().dispatch(&envelope).handlers_run(), 1);
     /// ```
     pub fn dispatch(&self, envelope: &DynEnvelope) -> Report {
+        self.dispatch_decoded(envelope, false)
+    }
+
+    /// Runs the synchronous handlers of a decoded envelope, as a replay of a
+    /// stored event when `replay` is set.
+    fn dispatch_decoded(&self, envelope: &DynEnvelope, replay: bool) -> Report {
         if self.is_special() {
             if let Some(report) = self.intercept_dyn(envelope) {
                 return report;
@@ -1121,7 +1127,8 @@ impl Bus {
         let Some(route) = self.route(envelope.info().type_id()) else {
             return Report::empty(envelope.info().name_ref());
         };
-        let frame = Frame::of(envelope.metadata(), frame::next_depth());
+        let mut frame = Frame::of(envelope.metadata(), frame::next_depth());
+        frame.replay = replay;
         self.run_sync(route, &route.handlers, envelope.input(), &frame)
     }
 
@@ -1221,6 +1228,16 @@ impl Bus {
         &'a self,
         envelope: &'a DynEnvelope,
     ) -> impl Future<Output = Report> + Send + 'a {
+        self.dispatch_decoded_async(envelope, false)
+    }
+
+    /// Runs every handler of a decoded envelope, as a replay of a stored
+    /// event when `replay` is set.
+    fn dispatch_decoded_async<'a>(
+        &'a self,
+        envelope: &'a DynEnvelope,
+        replay: bool,
+    ) -> impl Future<Output = Report> + Send + 'a {
         let depth = frame::next_depth();
         let intercepted = if self.is_special() {
             self.intercept_dyn(envelope)
@@ -1234,7 +1251,8 @@ impl Bus {
             let Some(route) = self.route(envelope.info().type_id()) else {
                 return Report::empty(envelope.info().name_ref());
             };
-            let frame = Frame::of(envelope.metadata(), depth);
+            let mut frame = Frame::of(envelope.metadata(), depth);
+            frame.replay = replay;
             self.run_async(route, &route.handlers, envelope.input(), frame)
                 .await
         }
@@ -1268,17 +1286,7 @@ impl Bus {
     /// assert_eq!(PROJECTED.load(Ordering::Relaxed), 1);
     /// ```
     pub fn replay(&self, envelope: &DynEnvelope) -> Report {
-        if self.is_special() {
-            if let Some(report) = self.intercept_dyn(envelope) {
-                return report;
-            }
-        }
-        let Some(route) = self.route(envelope.info().type_id()) else {
-            return Report::empty(envelope.info().name_ref());
-        };
-        let mut frame = Frame::of(envelope.metadata(), frame::next_depth());
-        frame.replay = true;
-        self.run_sync(route, &route.handlers, envelope.input(), &frame)
+        self.dispatch_decoded(envelope, true)
     }
 
     /// Like [`replay`](Bus::replay), running `async` handlers too.
@@ -1301,24 +1309,7 @@ impl Bus {
         &'a self,
         envelope: &'a DynEnvelope,
     ) -> impl Future<Output = Report> + Send + 'a {
-        let depth = frame::next_depth();
-        let intercepted = if self.is_special() {
-            self.intercept_dyn(envelope)
-        } else {
-            None
-        };
-        async move {
-            if let Some(report) = intercepted {
-                return report;
-            }
-            let Some(route) = self.route(envelope.info().type_id()) else {
-                return Report::empty(envelope.info().name_ref());
-            };
-            let mut frame = Frame::of(envelope.metadata(), depth);
-            frame.replay = true;
-            self.run_async(route, &route.handlers, envelope.input(), frame)
-                .await
-        }
+        self.dispatch_decoded_async(envelope, true)
     }
 
     /// Spawns the handling of `event` on the current tokio runtime and
@@ -2078,7 +2069,7 @@ impl Bus {
         }
     }
 
-    /// The metadata of an event emitted without an envelope, for encoding it.
+    /// Builds the metadata of an event emitted without an envelope, for encoding it.
     fn frame_metadata(&self, route: &Route, frame: &Frame) -> Metadata {
         let (id, correlation) = frame.ids();
         let mut metadata = Metadata::new(
@@ -2130,7 +2121,7 @@ impl Bus {
         })
     }
 
-    /// The span of one event's handling, when `tracing` wants debug spans.
+    /// Opens the span of one event's handling when `traced` is set.
     #[inline]
     fn event_span(&self, traced: bool, route: &Route, frame: &Frame) -> Span {
         if !traced {
@@ -2173,7 +2164,7 @@ fn warn_deprecated(name: &'static str, version: u32, reason: &'static str) {
     }
 }
 
-/// What an `async` handler run produced.
+/// The outcome of one `async` handler run, with its attempts and follow-ups.
 struct AsyncRun {
     outcome: Outcome,
     attempts: u32,
