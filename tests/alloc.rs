@@ -134,7 +134,7 @@ fn record_count(count: &StockCounted, warehouse: State<Warehouse>, cx: Context) 
     warehouse.units.fetch_add(count.units, Ordering::Relaxed);
 }
 
-/// Every bus of this file holds the warehouse, which `record_count` takes.
+/// Gives every bus of this file the warehouse, which `record_count` takes.
 fn builder() -> events::BusBuilder {
     Bus::builder().state(Warehouse {
         units: AtomicU64::new(0),

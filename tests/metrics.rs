@@ -30,7 +30,7 @@ mod with_feature {
     /// A recorded metric: its name, its labels and its value.
     type Recorded = (String, Vec<(String, String)>, DebugValue);
 
-    /// The value of the metric `name` whose labels include every pair in `labels`.
+    /// Finds the value of the metric `name` whose labels include every pair in `labels`.
     fn find<'a>(
         snapshot: &'a [Recorded],
         name: &str,

@@ -344,7 +344,7 @@ pub fn check(path: impl AsRef<std::path::Path>, mode: Mode) -> Result<(), CheckE
     catalog.check(&lock, mode)
 }
 
-/// Why the catalog could not be locked or checked.
+/// The reason the catalog could not be locked or checked.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CheckError {

@@ -419,7 +419,7 @@ pub enum DecodeErrorKind {
         /// The path of the offending field in the payload the step read,
         /// when known.
         field: Option<String>,
-        /// What the step reported.
+        /// The step's error message.
         message: String,
     },
     /// The payload does not match the registered type.

@@ -70,7 +70,7 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// ```
     const KIND: EventKind;
 
-    /// Why the event is deprecated, from `#[event(deprecated = "...")]`.
+    /// The deprecation reason, from `#[event(deprecated = "...")]`.
     /// Emitting it logs a warning once per event type.
     ///
     /// ```
@@ -182,7 +182,7 @@ pub(crate) struct TypedUpcast {
     pub(crate) convert: fn(serde_json::Value) -> Result<serde_json::Value, StepError>,
 }
 
-/// Why one step of an upcast chain failed.
+/// The failure of one step of an upcast chain.
 #[derive(Debug)]
 pub(crate) struct StepError {
     /// The path of the offending field in the previous version's payload.

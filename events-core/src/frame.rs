@@ -160,7 +160,7 @@ impl Frame {
         self.state.get()?.causation.clone()
     }
 
-    /// Returns whether the frame set up its state, which holds the reports
+    /// Returns whether the frame set up its state, which contains the reports
     /// of failed follow-ups. A frame without state has none.
     #[inline(always)]
     pub(crate) fn has_state(&self) -> bool {

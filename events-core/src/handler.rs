@@ -720,8 +720,8 @@ impl HandlerInfo {
     }
 }
 
-/// What a handler call gets from the bus besides the event: the bus, the
-/// handler and the attempt. Not public API; handlers see it through
+/// The part of a handler call that comes from the bus besides the event:
+/// the bus, the handler and the attempt. Not public API; handlers see it through
 /// [`Context`] and [`State`].
 #[doc(hidden)]
 pub struct Call<'a> {
@@ -774,7 +774,7 @@ pub struct StateRequirement {
 }
 
 impl StateRequirement {
-    /// The requirement of a state of type `T`.
+    /// Returns the requirement of a state of type `T`.
     ///
     /// ```
     /// let requirement = events::StateRequirement::of::<String>();
@@ -903,8 +903,8 @@ fn missing_state<T>(handler: &HandlerInfo) -> ! {
     )
 }
 
-/// What a handler can do with the bus while it runs: emit follow-up events,
-/// read the event's ids and the attempt number, and reach the state.
+/// The bus as a running handler sees it, to emit follow-up events, read the
+/// event's ids and the attempt number, and reach the state.
 ///
 /// Follow-ups emitted through the context inherit the correlation id of the
 /// event being handled and get its id as causation id.

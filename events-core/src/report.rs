@@ -38,7 +38,7 @@ pub struct Report {
 ///
 /// A report of a successful emit keeps `handlers_run << 1 | 1`, which no
 /// box address equals because boxes are aligned; any other value is an owned
-/// `Box<Problems>` that also holds the count. This keeps a report at two
+/// `Box<Problems>` that also contains the count. This keeps a report at two
 /// words, and dropping a successful one is one inlined bit test.
 struct State {
     word: NonNull<Problems>,
