@@ -351,39 +351,46 @@ impl<C: CheckpointStore> Subscription<C> {
     /// that found no new event. `stop` is checked between polls, so a poll
     /// that is catching up on many events finishes first.
     ///
+    /// A service sets `stop` from its shutdown signal. In this example the
+    /// handler of the last order sets it.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::time::Duration;
+    ///
+    /// use events::{on, Bus, Envelope, Event};
+    /// use events_store::{SqliteCheckpoints, SqliteStore, Store, Subscription};
+    ///
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct OrderPlaced {
+    ///     order_id: u64,
+    /// }
+    ///
+    /// static STOP: AtomicBool = AtomicBool::new(false);
+    ///
+    /// #[on(OrderPlaced)]
+    /// fn stop_after_order_8(order: &OrderPlaced) {
+    ///     if order.order_id == 8 {
+    ///         STOP.store(true, Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
+    /// let directory = tempfile::tempdir().unwrap();
+    /// let path = directory.path().join("events.db");
+    /// let mut store = SqliteStore::open(&path)?;
+    /// store.append(&[7, 8].map(|order_id| Envelope::new(OrderPlaced { order_id })))?;
+    ///
+    /// let mut follower = Subscription::new("follower", SqliteCheckpoints::open(&path)?)?;
+    /// follower.run(&store, &Bus::new(), Duration::from_millis(100), &STOP)?;
+    /// assert_eq!(follower.position(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// The [`ReplayError`] of the first poll that fails. Calling `run`
     /// again resumes after [`position`](Subscription::position).
-    ///
-    /// ```
-    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
-    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
-    /// use std::sync::atomic::AtomicBool;
-    /// use std::time::Duration;
-    ///
-    /// use events::Bus;
-    /// use events_store::{SqliteCheckpoints, SqliteStore, Store, Subscription};
-    ///
-    /// let directory = tempfile::tempdir().unwrap();
-    /// let path = directory.path().join("events.db");
-    /// let stop = AtomicBool::new(false);
-    /// std::thread::scope(|scope| {
-    ///     scope.spawn(|| {
-    ///         let store = SqliteStore::open(&path).unwrap();
-    ///         let mut follower = Subscription::new("follower", SqliteCheckpoints::open(&path).unwrap()).unwrap();
-    ///         follower.run(&store, &Bus::new(), Duration::from_millis(10), &stop).unwrap();
-    ///     });
-    ///     let mut store = SqliteStore::open(&path).unwrap();
-    ///     store.append(&[Envelope::new(OrderPlaced { order_id: 7 })]).unwrap();
-    ///     let mut checkpoints = SqliteCheckpoints::open(&path).unwrap();
-    ///     # use events_store::CheckpointStore;
-    ///     while checkpoints.load("follower").unwrap() != Some(1) {
-    ///         std::thread::sleep(Duration::from_millis(5));
-    ///     }
-    ///     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    /// });
-    /// ```
     pub fn run<S: Store>(
         &mut self,
         store: &S,

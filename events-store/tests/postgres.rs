@@ -13,6 +13,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Barrier;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use events::{Envelope, Event};
 use events_store::{Appended, ExpectedVersion, PostgresStore, Query, ReadFrom, Store, StoreError};
@@ -631,7 +632,13 @@ fn follower_sees_positions_in_commit_order(schema: &mut TestSchema) {
             });
         }
         let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
         while (seen.len() as u64) < total {
+            assert!(
+                Instant::now() < deadline,
+                "the follower read {} of {total} events",
+                seen.len()
+            );
             let checkpoint = seen.last().copied().unwrap_or(0);
             for event in follower.read(Query::from(ReadFrom::Position(checkpoint + 1)).page_size(7))
             {

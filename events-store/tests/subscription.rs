@@ -233,6 +233,9 @@ fn subscription_run_follows_new_appends() {
         store
             .append(&[Envelope::new(MeterRead { kwh: 30 })])
             .unwrap();
+        // Stops the follower however this thread leaves the scope, so that
+        // a failed assertion ends the test instead of waiting for it.
+        let stop_guard = StopOnDrop(&stop);
         let mut checkpoints = SqliteCheckpoints::open(&path).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         while checkpoints.load("billing").unwrap() != Some(3) {
@@ -242,9 +245,18 @@ fn subscription_run_follows_new_appends() {
             );
             std::thread::sleep(Duration::from_millis(5));
         }
-        stop.store(true, Ordering::Relaxed);
+        drop(stop_guard);
         assert_eq!(follower.join().unwrap(), 3);
     });
 
     assert_eq!(*METER_READS.lock().unwrap(), [10, 20, 30]);
+}
+
+/// Sets the flag when dropped, also while a panic unwinds.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }

@@ -6,7 +6,7 @@ mod schema;
 use std::borrow::Cow;
 use std::fmt;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
@@ -92,11 +92,7 @@ impl SqliteStore {
         connection
             .busy_timeout(Self::BUSY_TIMEOUT)
             .map_err(open_error)?;
-        connection
-            .query_row("PRAGMA journal_mode = WAL", [], |row| {
-                row.get::<_, String>(0)
-            })
-            .map_err(open_error)?;
+        switch_to_wal(&connection).map_err(open_error)?;
         SqliteStore::prepare(connection, location)
     }
 
@@ -228,6 +224,36 @@ impl Store for SqliteStore {
         current_version(&self.connection, stream)
             .map_err(self.database_error("read a stream version"))
     }
+}
+
+/// Switches the database file to WAL mode, which it keeps for every later
+/// connection.
+///
+/// The switch needs the file to itself for a moment, and SQLite reports a
+/// busy database at once, without waiting for the busy timeout, when another
+/// connection opens the same new file at the same time. The switch is
+/// therefore tried again until [`SqliteStore::BUSY_TIMEOUT`] has passed.
+fn switch_to_wal(connection: &Connection) -> rusqlite::Result<()> {
+    let deadline = Instant::now() + SqliteStore::BUSY_TIMEOUT;
+    loop {
+        let result = connection.query_row("PRAGMA journal_mode = WAL", [], |row| {
+            row.get::<_, String>(0)
+        });
+        match result {
+            Ok(_) => return Ok(()),
+            Err(error) if is_busy(&error) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 fn encode_all<T: Appendable>(events: &[T]) -> Result<Vec<Cow<'_, [u8]>>, StoreError> {
