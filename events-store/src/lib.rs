@@ -33,8 +33,17 @@
 //! [`Store`] is the interface every backend implements, so application code
 //! can be written once against `impl Store`. [`SqliteStore`] is the SQLite
 //! backend, and `PostgresStore`, behind the `postgres` cargo feature, is
-//! the PostgreSQL one for several processes or machines. Errors of every backend are
-//! variants of one [`StoreError`].
+//! the PostgreSQL one for several processes or machines. Errors of every
+//! backend are variants of one [`StoreError`].
+//!
+//! | | SQLite | PostgreSQL (feature `postgres`) |
+//! |---|---|---|
+//! | events | [`SqliteStore`] | `PostgresStore` |
+//! | subscription checkpoints | [`SqliteCheckpoints`] | `PostgresCheckpoints` |
+//! | outbox transactions | [`SqliteOutbox`] | `PostgresOutbox` |
+//!
+//! [`replay`](replay()), [`Subscription`] and [`OutboxRelay`] work on every
+//! backend.
 //!
 //! # The SQLite schema
 //!
@@ -120,7 +129,9 @@ mod stream;
 mod subscription;
 
 #[cfg(feature = "postgres")]
-pub use self::postgres::{PostgresEvents, PostgresStore};
+pub use self::postgres::{
+    PostgresCheckpoints, PostgresEvents, PostgresOutbox, PostgresOutboxTransaction, PostgresStore,
+};
 pub use appendable::Appendable;
 pub use error::StoreError;
 pub use outbox::{OutboxRelay, OutboxTransaction, SqliteOutbox};

@@ -1,5 +1,7 @@
-//! Behaviour of the PostgreSQL store: appends, idempotency, stream versions,
-//! concurrent writers, reads with filters, and rows written by other tools.
+//! Behaviour of the PostgreSQL backend: appends, idempotency, stream
+//! versions, concurrent writers, reads with filters, rows written by other
+//! tools, outbox transactions and their relay, subscription checkpoints,
+//! and replay.
 //!
 //! The tests connect to the server named by `EVENTS_TEST_POSTGRES_URL`, a
 //! connection string of the `postgres` crate such as
@@ -15,8 +17,12 @@ use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use events::{Envelope, Event};
-use events_store::{Appended, ExpectedVersion, PostgresStore, Query, ReadFrom, Store, StoreError};
+use events::testing::Recorder;
+use events::{Bus, Envelope, Event};
+use events_store::{
+    replay, Appended, CheckpointStore, ExpectedVersion, OutboxRelay, PostgresCheckpoints,
+    PostgresOutbox, PostgresStore, Query, ReadFrom, ReplayOptions, Store, StoreError, Subscription,
+};
 use libtest_mimic::{Arguments, Failed, Trial};
 use postgres::{Client, Config, NoTls};
 use serde::{Deserialize, Serialize};
@@ -91,6 +97,20 @@ impl TestSchema {
     fn store(&self) -> PostgresStore {
         PostgresStore::connect_with(&self.config).unwrap()
     }
+
+    fn outbox(&self) -> PostgresOutbox {
+        let mut outbox = PostgresOutbox::connect_with(&self.config).unwrap();
+        outbox
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS orders (id BIGINT PRIMARY KEY, total_cents BIGINT)",
+            )
+            .unwrap();
+        outbox
+    }
+
+    fn checkpoints(&self) -> PostgresCheckpoints {
+        PostgresCheckpoints::connect_with(&self.config).unwrap()
+    }
 }
 
 impl Drop for TestSchema {
@@ -133,6 +153,12 @@ fn main() {
         follower_sees_positions_in_commit_order,
         read_pages_through_every_event,
         read_sees_events_appended_while_reading,
+        outbox_commits_rows_and_events_together,
+        outbox_rolls_back_rows_and_events_on_error,
+        outbox_append_waits_for_earlier_transaction_to_commit,
+        outbox_relay_resumes_after_restart_in_commit_order,
+        subscription_resumes_from_postgres_checkpoint,
+        replay_reports_undecodable_rows_and_goes_on,
         read_filters_by_name_stream_and_time,
         read_keeps_bad_rows_as_errors,
         connect_creates_schema_once,
@@ -921,6 +947,198 @@ fn lost_connection_reports_database_error(schema: &mut TestSchema) {
         ),
         "{version:?}"
     );
+}
+
+/// Stores an order row and its event in one outbox transaction.
+fn place_order(outbox: &mut PostgresOutbox, order_id: u64) -> Appended {
+    outbox
+        .transaction(|tx| {
+            tx.execute(
+                "INSERT INTO orders (id, total_cents) VALUES ($1, $2)",
+                &[&(order_id as i64), &(order_id as i64 * 100)],
+            )?;
+            let appended = tx.append(&[placed(order_id)])?;
+            Ok::<_, Box<dyn std::error::Error>>(appended[0])
+        })
+        .unwrap()
+}
+
+fn count_orders(outbox: &mut PostgresOutbox) -> i64 {
+    outbox
+        .query_one("SELECT count(*) FROM orders", &[])
+        .unwrap()
+        .get(0)
+}
+
+/// Builds a bus that records what it dispatches, since this test binary
+/// registers no handlers.
+fn recording_bus() -> (Bus, Recorder) {
+    let recorder = Recorder::new();
+    let bus = Bus::builder().observer(recorder.clone()).build().unwrap();
+    (bus, recorder)
+}
+
+fn order_ids(recorder: &Recorder) -> Vec<u64> {
+    recorder
+        .events::<OrderPlaced>()
+        .iter()
+        .map(|order| order.order_id)
+        .collect()
+}
+
+fn outbox_commits_rows_and_events_together(schema: &mut TestSchema) {
+    let mut outbox = schema.outbox();
+    assert_eq!(place_order(&mut outbox, 7).position, 1);
+    assert_eq!(place_order(&mut outbox, 8).position, 2);
+
+    assert_eq!(count_orders(&mut outbox), 2);
+    let store = schema.store();
+    let stored: Vec<_> = store.read(ReadFrom::Start).map(Result::unwrap).collect();
+    let ids: Vec<u64> = stored
+        .iter()
+        .map(|event| {
+            event
+                .decode()
+                .unwrap()
+                .payload::<OrderPlaced>()
+                .unwrap()
+                .order_id
+        })
+        .collect();
+    assert_eq!(ids, [7, 8]);
+
+    // A stream append in a transaction checks the expected version.
+    let conflict = outbox
+        .transaction(|tx| {
+            tx.append_to_stream("order-7", ExpectedVersion::NoStream, &[placed(9)])?;
+            tx.append_to_stream("order-7", ExpectedVersion::NoStream, &[placed(10)])
+        })
+        .unwrap_err();
+    assert!(
+        matches!(conflict, StoreError::Conflict { actual: 1, .. }),
+        "{conflict:?}"
+    );
+    assert_eq!(store.stream_version("order-7").unwrap(), 0);
+}
+
+fn outbox_rolls_back_rows_and_events_on_error(schema: &mut TestSchema) {
+    let mut outbox = schema.outbox();
+    let result = outbox.transaction(|tx| {
+        tx.execute("INSERT INTO orders (id, total_cents) VALUES (7, 700)", &[])?;
+        tx.append(&[placed(7)])?;
+        Err::<(), Box<dyn std::error::Error>>("payment declined".into())
+    });
+    assert_eq!(result.unwrap_err().to_string(), "payment declined");
+    assert_eq!(count_orders(&mut outbox), 0);
+    assert_eq!(schema.store().read(ReadFrom::Start).count(), 0);
+
+    // The position the rolled-back event had is given to the next one.
+    assert_eq!(place_order(&mut outbox, 8).position, 1);
+}
+
+fn outbox_append_waits_for_earlier_transaction_to_commit(schema: &mut TestSchema) {
+    let mut first = schema.outbox();
+    let mut second = schema.outbox();
+    let appended = Barrier::new(2);
+
+    // The first transaction appends, then lingers before its commit. The
+    // second appends meanwhile and must wait, so that its position comes
+    // after the first's, as a reader paging by position needs.
+    let (first_position, (second_position, second_waited)) = thread::scope(|scope| {
+        let earlier = scope.spawn(|| {
+            first
+                .transaction(|tx| {
+                    let position = tx.append(&[placed(1)])?[0].position;
+                    appended.wait();
+                    thread::sleep(Duration::from_millis(300));
+                    Ok::<_, StoreError>(position)
+                })
+                .unwrap()
+        });
+        appended.wait();
+        let started = Instant::now();
+        let position = second
+            .transaction(|tx| Ok::<_, StoreError>(tx.append(&[placed(2)])?[0].position))
+            .unwrap();
+        (earlier.join().unwrap(), (position, started.elapsed()))
+    });
+
+    assert_eq!((first_position, second_position), (1, 2));
+    assert!(
+        second_waited >= Duration::from_millis(200),
+        "the second append returned after {second_waited:?}, before the first committed"
+    );
+}
+
+fn outbox_relay_resumes_after_restart_in_commit_order(schema: &mut TestSchema) {
+    let mut outbox = schema.outbox();
+    let store = schema.store();
+    for order_id in [7, 8, 9] {
+        place_order(&mut outbox, order_id);
+    }
+
+    let (bus, recorder) = recording_bus();
+    let mut relay = OutboxRelay::new(schema.checkpoints()).unwrap();
+    assert_eq!(relay.poll(&store, &bus).unwrap().dispatched, 3);
+    assert_eq!(relay.relayed(), 3);
+    assert_eq!(order_ids(&recorder), [7, 8, 9]);
+
+    // A restarted relay loads the checkpoint from the database and relays
+    // only what was committed since.
+    drop(relay);
+    place_order(&mut outbox, 10);
+    let mut restarted = OutboxRelay::new(schema.checkpoints()).unwrap();
+    assert_eq!(restarted.relayed(), 3);
+    let report = restarted.poll(&store, &bus).unwrap();
+    assert_eq!((report.dispatched, report.last_position), (1, Some(4)));
+    assert_eq!(order_ids(&recorder), [7, 8, 9, 10]);
+    assert_eq!(restarted.poll(&store, &bus).unwrap().read, 0);
+}
+
+fn subscription_resumes_from_postgres_checkpoint(schema: &mut TestSchema) {
+    let mut store = schema.store();
+    store.append(&[placed(1), placed(2)]).unwrap();
+    let (bus, recorder) = recording_bus();
+
+    let mut billing = Subscription::new("billing", schema.checkpoints()).unwrap();
+    assert_eq!(billing.poll(&store, &bus).unwrap().dispatched, 2);
+    drop(billing);
+
+    store.append(&[placed(3)]).unwrap();
+    let mut restarted = Subscription::new("billing", schema.checkpoints()).unwrap();
+    assert_eq!(restarted.position(), 2);
+    assert_eq!(restarted.poll(&store, &bus).unwrap().dispatched, 1);
+    assert_eq!(order_ids(&recorder), [1, 2, 3]);
+
+    // Another name has its own checkpoint, and a second connection loads it.
+    let mut checkpoints = schema.checkpoints();
+    assert_eq!(checkpoints.load("billing").unwrap(), Some(3));
+    assert_eq!(checkpoints.load("search").unwrap(), None);
+    checkpoints.save("search", 2).unwrap();
+    assert_eq!(schema.checkpoints().load("search").unwrap(), Some(2));
+}
+
+fn replay_reports_undecodable_rows_and_goes_on(schema: &mut TestSchema) {
+    let mut store = schema.store();
+    store.append(&[placed(1)]).unwrap();
+    let unknown = br#"{"specversion":"1.0","id":"u-1","source":"erp","type":"erp.VendorSynced"}"#;
+    store.append(&[&unknown[..]]).unwrap();
+    store.append(&[placed(3)]).unwrap();
+
+    let (bus, recorder) = recording_bus();
+    let report = replay(&store, &bus, ReadFrom::Start, ReplayOptions::new()).unwrap();
+    assert_eq!((report.read, report.dispatched), (3, 2));
+    assert_eq!(report.undecodable.len(), 1);
+    assert_eq!(report.undecodable[0].position, 2);
+    assert!(
+        report.undecodable[0].error.contains("erp.VendorSynced"),
+        "{}",
+        report.undecodable[0].error
+    );
+    assert_eq!(order_ids(&recorder), [1, 3]);
+    let letters = bus.dead_letters().list().unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].1.event_name(), "erp.VendorSynced");
 }
 
 /// Runs without a server: nothing listens on port 1 of the loopback address.

@@ -1,5 +1,7 @@
 //! The PostgreSQL backend, behind the `postgres` feature.
 
+mod checkpoints;
+mod outbox;
 mod read;
 mod schema;
 
@@ -17,6 +19,8 @@ use crate::query::Query;
 use crate::stream::{Appended, ExpectedVersion};
 use crate::Store;
 
+pub use checkpoints::PostgresCheckpoints;
+pub use outbox::{PostgresOutbox, PostgresOutboxTransaction};
 pub use read::PostgresEvents;
 
 /// Inserts one chunk of new events, passed as one array per column.
@@ -234,78 +238,92 @@ impl PostgresStore {
         let attributes = parse_all(&jsons)?;
 
         let error = self.database_error("append events");
-        let client = self.client.get_mut();
-        let mut transaction = client
+        let mut transaction = self
+            .client
+            .get_mut()
             .build_transaction()
             .isolation_level(IsolationLevel::ReadCommitted)
             .start()
             .map_err(&error)?;
-        transaction
-            .batch_execute("LOCK TABLE events IN EXCLUSIVE MODE")
-            .map_err(&error)?;
-        let stored = find_stored(&mut transaction, &attributes).map_err(&error)?;
-
-        let mut next_version = None;
-        if let Some((stream, expected)) = stream {
-            let all_stored = attributes
-                .iter()
-                .all(|event| stored.contains_key(event.id.as_ref()));
-            if !attributes.is_empty() && all_stored {
-                transaction.commit().map_err(&error)?;
-                return Ok(attributes
-                    .iter()
-                    .map(|event| stored[event.id.as_ref()])
-                    .collect());
-            }
-            let actual = current_version(&mut transaction, stream).map_err(&error)?;
-            if !expected.matches(actual) {
-                // Dropping the transaction rolls it back.
-                return Err(StoreError::Conflict {
-                    stream: stream.to_owned(),
-                    expected,
-                    actual,
-                });
-            }
-            next_version = Some(actual + 1);
-        }
-
-        let last_position: i64 = transaction
-            .query_one(LAST_POSITION, &[])
-            .and_then(|row| row.try_get(0))
-            .map_err(&error)?;
-        let insert = transaction.prepare(INSERT).map_err(&error)?;
-        let mut rows = InsertRows::new(stream.map(|(stream, _)| stream));
-        let mut seen: HashMap<&str, Appended> = HashMap::new();
-        let mut next_position = last_position + 1;
-        let mut appended = Vec::with_capacity(attributes.len());
-
-        for (event, json) in attributes.iter().zip(&jsons) {
-            let id = event.id.as_ref();
-            if let Some(copy) = stored.get(id).or_else(|| seen.get(id)) {
-                appended.push(Appended {
-                    duplicate: true,
-                    ..*copy
-                });
-                continue;
-            }
-            let new = Appended {
-                position: to_u64(next_position),
-                stream_version: next_version,
-                duplicate: false,
-            };
-            rows.push(next_position, next_version.map(to_i64), event, json);
-            if rows.is_full() {
-                rows.flush(&mut transaction, &insert).map_err(&error)?;
-            }
-            seen.insert(id, new);
-            appended.push(new);
-            next_position += 1;
-            next_version = next_version.map(|version| version + 1);
-        }
-        rows.flush(&mut transaction, &insert).map_err(&error)?;
+        let appended = append_in(&mut transaction, stream, &attributes, &jsons, &error)?;
         transaction.commit().map_err(&error)?;
         Ok(appended)
     }
+}
+
+/// Appends encoded events inside `transaction`, which the caller commits.
+///
+/// It first takes the table lock, which the transaction then holds until it
+/// ends, so that positions follow commit order (see [`PostgresStore`]).
+fn append_in(
+    transaction: &mut Transaction<'_>,
+    stream: Option<(&str, ExpectedVersion)>,
+    attributes: &[Attributes<'_>],
+    jsons: &[Cow<'_, [u8]>],
+    error: &impl Fn(::postgres::Error) -> StoreError,
+) -> Result<Vec<Appended>, StoreError> {
+    transaction
+        .batch_execute("LOCK TABLE events IN EXCLUSIVE MODE")
+        .map_err(error)?;
+    let stored = find_stored(transaction, attributes).map_err(error)?;
+
+    let mut next_version = None;
+    if let Some((stream, expected)) = stream {
+        let all_stored = attributes
+            .iter()
+            .all(|event| stored.contains_key(event.id.as_ref()));
+        if !attributes.is_empty() && all_stored {
+            return Ok(attributes
+                .iter()
+                .map(|event| stored[event.id.as_ref()])
+                .collect());
+        }
+        let actual = current_version(transaction, stream).map_err(error)?;
+        if !expected.matches(actual) {
+            return Err(StoreError::Conflict {
+                stream: stream.to_owned(),
+                expected,
+                actual,
+            });
+        }
+        next_version = Some(actual + 1);
+    }
+
+    let last_position: i64 = transaction
+        .query_one(LAST_POSITION, &[])
+        .and_then(|row| row.try_get(0))
+        .map_err(error)?;
+    let insert = transaction.prepare(INSERT).map_err(error)?;
+    let mut rows = InsertRows::new(stream.map(|(stream, _)| stream));
+    let mut seen: HashMap<&str, Appended> = HashMap::new();
+    let mut next_position = last_position + 1;
+    let mut appended = Vec::with_capacity(attributes.len());
+
+    for (event, json) in attributes.iter().zip(jsons) {
+        let id = event.id.as_ref();
+        if let Some(copy) = stored.get(id).or_else(|| seen.get(id)) {
+            appended.push(Appended {
+                duplicate: true,
+                ..*copy
+            });
+            continue;
+        }
+        let new = Appended {
+            position: to_u64(next_position),
+            stream_version: next_version,
+            duplicate: false,
+        };
+        rows.push(next_position, next_version.map(to_i64), event, json);
+        if rows.is_full() {
+            rows.flush(transaction, &insert).map_err(error)?;
+        }
+        seen.insert(id, new);
+        appended.push(new);
+        next_position += 1;
+        next_version = next_version.map(|version| version + 1);
+    }
+    rows.flush(transaction, &insert).map_err(error)?;
+    Ok(appended)
 }
 
 impl fmt::Debug for PostgresStore {

@@ -97,3 +97,38 @@ pub(super) fn create_if_missing(client: &mut Client, location: &str) -> Result<S
     transaction.commit().map_err(connect_error)?;
     Ok(schema)
 }
+
+/// The checkpoint table, shown in the `PostgresCheckpoints` documentation;
+/// keep both in step.
+const CREATE_CHECKPOINTS: &str = "
+CREATE TABLE IF NOT EXISTS checkpoints (
+    name     TEXT PRIMARY KEY,
+    position BIGINT NOT NULL CHECK (position >= 0)
+)";
+
+/// Creates the `checkpoints` table when no table of that name is visible
+/// through the `search_path`.
+pub(super) fn create_checkpoints_if_missing(
+    client: &mut Client,
+    location: &str,
+) -> Result<(), StoreError> {
+    let connect_error = |source| StoreError::PostgresConnect {
+        location: location.to_owned(),
+        source,
+    };
+    // Two connections running `CREATE TABLE IF NOT EXISTS` at once can
+    // both miss the table and one then fails on a catalog constraint, so
+    // creation takes the same lock as the events table's.
+    let mut transaction = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .start()
+        .map_err(connect_error)?;
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&CREATE_LOCK])
+        .map_err(connect_error)?;
+    transaction
+        .batch_execute(CREATE_CHECKPOINTS)
+        .map_err(connect_error)?;
+    transaction.commit().map_err(connect_error)
+}
