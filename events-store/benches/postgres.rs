@@ -20,6 +20,9 @@
 //!   `events::decode` into a typed `Envelope`. The hand-written version
 //!   runs one query and parses each payload with `serde_json` into
 //!   `Envelope<PriceChanged>`.
+//! - `replay`: the same 100,000 events replayed with `events_store::replay`
+//!   through `Bus::replay` into one no-op typed handler, against the
+//!   hand-written read of `read`.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -28,8 +31,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, BatchSize, Criterion, Throughput};
 use events::chrono::SecondsFormat;
-use events::{Envelope, Event};
-use events_store::{PostgresStore, ReadFrom, Store};
+use events::{on, Bus, Envelope, Event};
+use events_store::{replay, PostgresStore, ReadFrom, ReplayOptions, Store};
 use postgres::{Client, Config, NoTls};
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +47,9 @@ struct PriceChanged {
     product_id: u64,
     price_cents: u64,
 }
+
+#[on(PriceChanged)]
+fn ignore_price(_: &PriceChanged) {}
 
 fn envelopes() -> Vec<Envelope<PriceChanged>> {
     (0..EVENTS)
@@ -292,7 +298,34 @@ fn read(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, append, read);
+fn store_replay(store: &PostgresStore, bus: &Bus) -> u64 {
+    let report = replay(store, bus, ReadFrom::Start, ReplayOptions::new()).unwrap();
+    assert!(report.is_ok());
+    report.dispatched
+}
+
+fn replay_group(c: &mut Criterion) {
+    let schema = BenchSchema::create();
+    let mut store = schema.store();
+    store.append(&envelopes()).unwrap();
+    let mut client = schema.client();
+    let bus = Bus::new();
+    assert_eq!(store_replay(&store, &bus), EVENTS);
+
+    let mut group = c.benchmark_group("replay");
+    group.throughput(Throughput::Elements(EVENTS));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    group.bench_function("store", |b| {
+        b.iter(|| black_box(store_replay(&store, &bus)))
+    });
+    group.bench_function("hand_written", |b| {
+        b.iter(|| black_box(hand_written_read(&mut client)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, append, read, replay_group);
 
 fn main() {
     if std::env::var(URL_VARIABLE).map_or(true, |url| url.is_empty()) {
