@@ -136,7 +136,9 @@ pub use appendable::Appendable;
 pub use error::StoreError;
 pub use outbox::{OutboxRelay, OutboxTransaction, SqliteOutbox};
 pub use query::{Query, ReadFrom, DEFAULT_PAGE_SIZE};
-pub use replay::{replay, Replay, ReplayError, ReplayOptions, ReplayReport, Step, Undecodable};
+pub use replay::{
+    replay, replay_async, Replay, ReplayError, ReplayOptions, ReplayReport, Step, Undecodable,
+};
 pub use sqlite::{SqliteEvents, SqliteStore};
 pub use stored::StoredEvent;
 pub use stream::{Appended, ExpectedVersion};

@@ -374,4 +374,108 @@ impl<C: CheckpointStore> OutboxRelay<C> {
     ) -> Result<(), ReplayError> {
         self.subscription.run(store, bus, interval, stop)
     }
+
+    /// Dispatches every event committed after the last relayed one, as
+    /// [`poll`](OutboxRelay::poll) does, but with [`Bus::dispatch_async`],
+    /// so that `async` handlers run too.
+    ///
+    /// The store is read with its blocking calls on the calling task. That
+    /// suits SQLite, but the client of `PostgresStore` panics inside a tokio
+    /// runtime, so with PostgreSQL call [`poll`](OutboxRelay::poll) from
+    /// `tokio::task::spawn_blocking` instead. [`Subscription::poll_async`]
+    /// describes these limits and cancellation in full.
+    ///
+    /// # Errors
+    ///
+    /// As [`Subscription::poll`].
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// use events::{on, Bus};
+    /// use events_store::{OutboxRelay, SqliteCheckpoints, SqliteOutbox, SqliteStore};
+    ///
+    /// #[on(OrderPlaced)]
+    /// async fn publish(_: &OrderPlaced) {}
+    ///
+    /// let directory = tempfile::tempdir().unwrap();
+    /// let path = directory.path().join("shop.db");
+    /// let mut outbox = SqliteOutbox::open(&path)?;
+    /// outbox.transaction(|tx| tx.append(&[Envelope::new(OrderPlaced { order_id: 7 })]))?;
+    /// let store = SqliteStore::open(&path)?;
+    /// let mut relay = OutboxRelay::new(SqliteCheckpoints::open(&path)?)?;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let report = relay.poll_async(&store, &Bus::new()).await?;
+    /// assert_eq!(report.dispatched, 1);
+    /// assert!(report.is_ok());
+    /// assert_eq!(relay.relayed(), 1);
+    /// # Ok::<(), events_store::ReplayError>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn poll_async<S: Store>(
+        &mut self,
+        store: &S,
+        bus: &Bus,
+    ) -> Result<ReplayReport, ReplayError> {
+        self.subscription.poll_async(store, bus).await
+    }
+
+    /// Polls with [`poll_async`](OutboxRelay::poll_async) until `stop` is
+    /// set, sleeping for `interval` with `tokio::time::sleep` after each
+    /// poll that found nothing to relay. See [`Subscription::run_async`].
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::time::Duration;
+    ///
+    /// use events::{on, Bus};
+    /// use events_store::{OutboxRelay, SqliteCheckpoints, SqliteOutbox, SqliteStore};
+    ///
+    /// static STOP: AtomicBool = AtomicBool::new(false);
+    ///
+    /// // A service sets `stop` from its shutdown signal; here the handler does.
+    /// #[on(OrderPlaced)]
+    /// async fn publish(_: &OrderPlaced) {
+    ///     STOP.store(true, Ordering::Relaxed);
+    /// }
+    ///
+    /// let directory = tempfile::tempdir().unwrap();
+    /// let path = directory.path().join("shop.db");
+    /// let mut outbox = SqliteOutbox::open(&path)?;
+    /// outbox.transaction(|tx| tx.append(&[Envelope::new(OrderPlaced { order_id: 7 })]))?;
+    /// let store = SqliteStore::open(&path)?;
+    /// let mut relay = OutboxRelay::new(SqliteCheckpoints::open(&path)?)?;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// relay.run_async(&store, &Bus::new(), Duration::from_millis(100), &STOP).await?;
+    /// assert_eq!(relay.relayed(), 1);
+    /// # Ok::<(), events_store::ReplayError>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Subscription::run_async`].
+    ///
+    /// # Panics
+    ///
+    /// As [`Subscription::run_async`]: when a poll found nothing to relay
+    /// and the task does not run in a tokio runtime whose time driver is
+    /// enabled.
+    pub async fn run_async<S: Store>(
+        &mut self,
+        store: &S,
+        bus: &Bus,
+        interval: Duration,
+        stop: &AtomicBool,
+    ) -> Result<(), ReplayError> {
+        self.subscription
+            .run_async(store, bus, interval, stop)
+            .await
+    }
 }

@@ -201,7 +201,7 @@ impl std::error::Error for ReplayError {
 /// Handlers see [`Context::is_replay`](events_core::Context::is_replay)
 /// return `true`, and handlers marked `#[on(E, replay = false)]` do not run.
 /// Only synchronous handlers run, as with [`Bus::replay`]; `async` handlers
-/// are reported as failures. Use [`Replay::handle_async`] for those.
+/// are reported as failures. Use [`replay_async`] for those.
 ///
 /// A row that does not decode (an unknown event name or version, a failed
 /// upcast, invalid JSON or payload) is listed in the report with its
@@ -259,6 +259,85 @@ pub fn replay<S: Store>(
     let mut replay = Replay::new(options);
     for event in store.read(query) {
         match replay.handle(bus, event) {
+            Ok(Step::Continue) => {}
+            Ok(Step::Stop) => break,
+            Err(source) => return Err(replay.fail(source)),
+        }
+    }
+    Ok(replay.into_report())
+}
+
+/// Dispatches the stored events that `query` selects, as [`replay`] does,
+/// but through [`Bus::replay_async`], so that `async` handlers run too.
+///
+/// Undecodable rows, [`ReplayOptions`] and the report are handled as in
+/// [`replay`]. Handlers marked `#[on(E, replay = false)]` do not run.
+///
+/// # Blocking reads
+///
+/// The store is read with its blocking calls on the calling task, so the
+/// thread is held while a page of rows is read. That is fine for
+/// [`SqliteStore`](crate::SqliteStore), whose reads are local and short.
+/// `replay_async` is for stores that can be read inside a tokio runtime.
+/// `PostgresStore` (feature `postgres`) uses the synchronous
+/// `postgres` client, which panics when called inside a runtime, so with
+/// PostgreSQL call [`replay`] from `tokio::task::spawn_blocking` instead.
+///
+/// The future is not `Send` when the store is not `Sync`, which is the case
+/// of `SqliteStore`, so it cannot be passed to `tokio::spawn`. Await it on
+/// the task that owns the store, or spawn it on a `tokio::task::LocalSet`.
+///
+/// # Errors
+///
+/// A [`ReplayError`], with the report so far, when a page query fails.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+///
+/// use events::{on, Bus, Context, Envelope, Event};
+/// use events_store::{replay_async, ReadFrom, ReplayOptions, SqliteStore, Store};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Event, Serialize, Deserialize)]
+/// struct OrderPlaced { order_id: u64, total_cents: u64 }
+///
+/// static REVENUE: AtomicU64 = AtomicU64::new(0);
+///
+/// #[on(OrderPlaced)]
+/// async fn add_revenue(order: &OrderPlaced, cx: Context<'_>) {
+///     assert!(cx.is_replay());
+///     REVENUE.fetch_add(order.total_cents, Ordering::Relaxed);
+/// }
+///
+/// #[on(OrderPlaced, replay = false)]
+/// async fn send_confirmation(_: &OrderPlaced) {
+///     unreachable!("replayed orders are not confirmed again");
+/// }
+///
+/// let mut store = SqliteStore::in_memory()?;
+/// store.append(&[
+///     Envelope::new(OrderPlaced { order_id: 7, total_cents: 1_000 }),
+///     Envelope::new(OrderPlaced { order_id: 8, total_cents: 250 }),
+/// ])?;
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let report = replay_async(&store, &Bus::new(), ReadFrom::Start, ReplayOptions::new()).await?;
+/// assert_eq!(report.dispatched, 2);
+/// assert!(report.is_ok());
+/// assert_eq!(REVENUE.load(Ordering::Relaxed), 1_250);
+/// # Ok::<(), events_store::ReplayError>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub async fn replay_async<S: Store>(
+    store: &S,
+    bus: &Bus,
+    query: impl Into<Query>,
+    options: ReplayOptions,
+) -> Result<ReplayReport, ReplayError> {
+    let mut replay = Replay::new(options);
+    for event in store.read(query) {
+        match replay.handle_async(bus, event).await {
             Ok(Step::Continue) => {}
             Ok(Step::Stop) => break,
             Err(source) => return Err(replay.fail(source)),
@@ -389,6 +468,22 @@ impl Replay {
     ) -> Result<Step, StoreError> {
         let outcome = match self.decode(bus, event)? {
             Decoded::Event(position, envelope) => Some((position, bus.dispatch(&envelope))),
+            Decoded::Undecodable => None,
+        };
+        Ok(self.record(outcome))
+    }
+
+    /// Like [`handle_live`](Replay::handle_live), dispatching through
+    /// [`Bus::dispatch_async`] so that `async` handlers run too.
+    pub(crate) async fn handle_live_async(
+        &mut self,
+        bus: &Bus,
+        event: Result<StoredEvent, StoreError>,
+    ) -> Result<Step, StoreError> {
+        let outcome = match self.decode(bus, event)? {
+            Decoded::Event(position, envelope) => {
+                Some((position, bus.dispatch_async(&envelope).await))
+            }
             Decoded::Undecodable => None,
         };
         Ok(self.record(outcome))

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::StoreError;
 use crate::query::{Query, ReadFrom};
-use crate::replay::{Replay, ReplayError, ReplayOptions, ReplayReport};
+use crate::replay::{Replay, ReplayError, ReplayOptions, ReplayReport, Step};
 use crate::sqlite::SqliteStore;
 use crate::Store;
 
@@ -168,6 +168,9 @@ impl CheckpointStore for SqliteCheckpoints {
 /// bus with [`Bus::dispatch`], in position order, then moves the
 /// checkpoint past it. Events reach every synchronous handler, including
 /// those marked `replay = false`, because each one is delivered as new.
+/// [`poll_async`](Subscription::poll_async) and
+/// [`run_async`](Subscription::run_async) deliver with
+/// [`Bus::dispatch_async`] instead, so that `async` handlers run too.
 /// After a restart, a subscription with the same name resumes after the
 /// saved checkpoint.
 ///
@@ -189,7 +192,8 @@ impl CheckpointStore for SqliteCheckpoints {
 /// [`poll`](Subscription::poll) delivers everything stored after the
 /// checkpoint and returns, so a caller (or a test) drives the subscription
 /// one step at a time. [`run`](Subscription::run) polls in a loop, sleeping
-/// for an interval whenever a poll found nothing new.
+/// for an interval whenever a poll found nothing new. Their async forms
+/// follow the same checkpoint rules.
 ///
 /// ```
 /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
@@ -321,30 +325,96 @@ impl<C: CheckpointStore> Subscription<C> {
     /// handled before the failure if it could be saved, and the next poll
     /// starts after [`position`](Subscription::position).
     pub fn poll<S: Store>(&mut self, store: &S, bus: &Bus) -> Result<ReplayReport, ReplayError> {
-        let mut query = self.query.clone();
-        query.from = ReadFrom::Position(self.position + 1);
         let mut replay = Replay::new(ReplayOptions::new());
         let mut unsaved = 0;
-        for event in store.read(query) {
-            if let Err(error) = replay.handle_live(bus, event) {
-                let saved = self.save_if(unsaved > 0);
-                return Err(replay.fail(saved.err().unwrap_or(error)));
-            }
-            if let Some(position) = replay.report().last_position {
-                self.position = position;
-            }
-            unsaved += 1;
-            if unsaved >= self.checkpoint_every {
-                if let Err(error) = self.save_if(true) {
-                    return Err(replay.fail(error));
-                }
-                unsaved = 0;
+        for event in store.read(self.next_query()) {
+            let handled = replay.handle_live(bus, event);
+            if let Err(error) = self.advance(&replay, handled, &mut unsaved) {
+                return Err(replay.fail(error));
             }
         }
-        if let Err(error) = self.save_if(unsaved > 0) {
-            return Err(replay.fail(error));
+        self.finish_poll(replay, unsaved)
+    }
+
+    /// Delivers every event stored after the position, as
+    /// [`poll`](Subscription::poll) does, but with [`Bus::dispatch_async`],
+    /// so that `async` handlers run too. The checkpoint rules are those of
+    /// `poll`.
+    ///
+    /// Dropping the future, for example when `tokio::time::timeout` or
+    /// `tokio::select!` cancels it, also cancels the handler that is
+    /// running. The position stays at the last event whose handlers
+    /// finished, so the next poll delivers the cancelled event again. With
+    /// [`checkpoint_every`](Subscription::checkpoint_every) above 1, the
+    /// events handled since the last save are saved by the next poll that
+    /// handles an event.
+    ///
+    /// # Blocking reads
+    ///
+    /// The store and the checkpoints are read and written with their
+    /// blocking calls on the calling task, so the thread is held while a
+    /// page of rows is read or a checkpoint is saved. That is fine for
+    /// [`SqliteStore`] and [`SqliteCheckpoints`], whose calls are local and
+    /// short. `poll_async` and `run_async` are for stores that can be read
+    /// inside a tokio runtime. `PostgresStore` (feature `postgres`) uses the
+    /// synchronous `postgres` client, which panics when called inside a
+    /// runtime, so with PostgreSQL call [`poll`](Subscription::poll) from
+    /// `tokio::task::spawn_blocking` instead.
+    ///
+    /// The future is not `Send` when the store is not `Sync`, which is the
+    /// case of `SqliteStore`, so it cannot be passed to `tokio::spawn`.
+    /// Await it on the task that owns the store, or spawn it on a
+    /// `tokio::task::LocalSet`.
+    ///
+    /// # Errors
+    ///
+    /// As [`poll`](Subscription::poll).
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    ///
+    /// use events::{on, Bus};
+    /// use events_store::{SqliteCheckpoints, SqliteStore, Store, Subscription};
+    ///
+    /// static CONFIRMED: AtomicU64 = AtomicU64::new(0);
+    ///
+    /// #[on(OrderPlaced)]
+    /// async fn send_confirmation(order: &OrderPlaced) {
+    ///     CONFIRMED.store(order.order_id, Ordering::Relaxed);
+    /// }
+    ///
+    /// let directory = tempfile::tempdir().unwrap();
+    /// let path = directory.path().join("events.db");
+    /// let mut store = SqliteStore::open(&path)?;
+    /// store.append(&[Envelope::new(OrderPlaced { order_id: 7 })])?;
+    /// let mut mailer = Subscription::new("mailer", SqliteCheckpoints::open(&path)?)?;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let report = mailer.poll_async(&store, &Bus::new()).await?;
+    /// assert_eq!(report.dispatched, 1);
+    /// assert!(report.is_ok());
+    /// assert_eq!(CONFIRMED.load(Ordering::Relaxed), 7);
+    /// assert_eq!(mailer.position(), 1);
+    /// # Ok::<(), events_store::ReplayError>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn poll_async<S: Store>(
+        &mut self,
+        store: &S,
+        bus: &Bus,
+    ) -> Result<ReplayReport, ReplayError> {
+        let mut replay = Replay::new(ReplayOptions::new());
+        let mut unsaved = 0;
+        for event in store.read(self.next_query()) {
+            let handled = replay.handle_live_async(bus, event).await;
+            if let Err(error) = self.advance(&replay, handled, &mut unsaved) {
+                return Err(replay.fail(error));
+            }
         }
-        Ok(replay.into_report())
+        self.finish_poll(replay, unsaved)
     }
 
     /// Polls until `stop` is set, sleeping for `interval` after each poll
@@ -405,6 +475,125 @@ impl<C: CheckpointStore> Subscription<C> {
             }
         }
         Ok(())
+    }
+
+    /// Polls with [`poll_async`](Subscription::poll_async) until `stop` is
+    /// set, sleeping for `interval` with `tokio::time::sleep` after each
+    /// poll that found no new event. `stop` is checked between polls, as in
+    /// [`run`](Subscription::run).
+    ///
+    /// The store is read on the calling task, and the future is not `Send`
+    /// for a store that is not `Sync`; see
+    /// [`poll_async`](Subscription::poll_async) for both limits and for
+    /// PostgreSQL.
+    ///
+    /// A service sets `stop` from its shutdown signal. In this example the
+    /// handler of the last order sets it.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::time::Duration;
+    ///
+    /// use events::{on, Bus, Envelope, Event};
+    /// use events_store::{SqliteCheckpoints, SqliteStore, Store, Subscription};
+    ///
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// struct OrderPlaced {
+    ///     order_id: u64,
+    /// }
+    ///
+    /// static STOP: AtomicBool = AtomicBool::new(false);
+    ///
+    /// #[on(OrderPlaced)]
+    /// async fn stop_after_order_8(order: &OrderPlaced) {
+    ///     if order.order_id == 8 {
+    ///         STOP.store(true, Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
+    /// let directory = tempfile::tempdir().unwrap();
+    /// let path = directory.path().join("events.db");
+    /// let mut store = SqliteStore::open(&path)?;
+    /// store.append(&[7, 8].map(|order_id| Envelope::new(OrderPlaced { order_id })))?;
+    /// let mut follower = Subscription::new("follower", SqliteCheckpoints::open(&path)?)?;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// follower.run_async(&store, &Bus::new(), Duration::from_millis(100), &STOP).await?;
+    /// assert_eq!(follower.position(), 2);
+    /// # Ok::<(), events_store::ReplayError>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The [`ReplayError`] of the first poll that fails. Calling
+    /// `run_async` again resumes after
+    /// [`position`](Subscription::position).
+    ///
+    /// # Panics
+    ///
+    /// Panics, as `tokio::time::sleep` does, when a poll found nothing new
+    /// and the task does not run in a tokio runtime whose time driver is
+    /// enabled (`enable_time` or `enable_all` on the runtime builder).
+    pub async fn run_async<S: Store>(
+        &mut self,
+        store: &S,
+        bus: &Bus,
+        interval: Duration,
+        stop: &AtomicBool,
+    ) -> Result<(), ReplayError> {
+        while !stop.load(Ordering::Relaxed) {
+            let report = self.poll_async(store, bus).await?;
+            if report.read == 0 {
+                tokio::time::sleep(interval).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns the query of the next poll: the filter, starting at the event
+    /// after the position.
+    fn next_query(&self) -> Query {
+        let mut query = self.query.clone();
+        query.from = ReadFrom::Position(self.position + 1);
+        query
+    }
+
+    /// Moves the position past the event `replay` handled last and saves
+    /// the checkpoint every [`checkpoint_every`](Subscription::checkpoint_every)
+    /// events. `unsaved` counts the events handled since the last save.
+    ///
+    /// When `handled` is a read error, saves the events handled before it
+    /// and returns the error, or the save's error if saving failed too.
+    fn advance(
+        &mut self,
+        replay: &Replay,
+        handled: Result<Step, StoreError>,
+        unsaved: &mut u64,
+    ) -> Result<(), StoreError> {
+        if let Err(error) = handled {
+            self.save_if(*unsaved > 0)?;
+            return Err(error);
+        }
+        if let Some(position) = replay.report().last_position {
+            self.position = position;
+        }
+        *unsaved += 1;
+        if *unsaved >= self.checkpoint_every {
+            self.save_if(true)?;
+            *unsaved = 0;
+        }
+        Ok(())
+    }
+
+    /// Saves the events handled since the last save and ends the poll.
+    fn finish_poll(&mut self, replay: Replay, unsaved: u64) -> Result<ReplayReport, ReplayError> {
+        match self.save_if(unsaved > 0) {
+            Ok(()) => Ok(replay.into_report()),
+            Err(error) => Err(replay.fail(error)),
+        }
     }
 
     fn save_if(&mut self, unsaved: bool) -> Result<(), StoreError> {

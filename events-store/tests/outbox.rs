@@ -31,6 +31,32 @@ fn take_relayed() -> Vec<u64> {
     std::mem::take(&mut *RELAYED.lock().unwrap())
 }
 
+/// A captured payment, relayed to an `async` handler.
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "outbox.PaymentCaptured")]
+struct PaymentCaptured {
+    payment_id: u64,
+}
+
+static PUBLISHED_PAYMENTS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+#[on(PaymentCaptured)]
+async fn publish_payment(payment: &PaymentCaptured) {
+    tokio::task::yield_now().await;
+    PUBLISHED_PAYMENTS.lock().unwrap().push(payment.payment_id);
+}
+
+/// Commits one payment row and its event in one outbox transaction.
+fn capture_payment(outbox: &mut SqliteOutbox, payment_id: u64) {
+    outbox
+        .transaction(|tx| {
+            tx.execute("INSERT INTO payments (id) VALUES (?1)", [payment_id as i64])?;
+            tx.append(&[Envelope::new(PaymentCaptured { payment_id })])?;
+            Ok::<_, Box<dyn Error>>(())
+        })
+        .unwrap();
+}
+
 /// Checkpoints that make the relay "crash" (panic outside any handler)
 /// when asked to mark `crash_at` relayed, after the event there was
 /// dispatched.
@@ -202,4 +228,40 @@ fn outbox_append_rejects_invalid_event() {
     let error = result.unwrap_err().downcast::<StoreError>().unwrap();
     assert!(matches!(*error, StoreError::InvalidEvent { index: 0, .. }));
     assert_eq!(count_orders(&outbox), 0);
+}
+
+#[tokio::test]
+async fn outbox_relay_poll_async_relays_in_commit_order() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("shop.db");
+    let mut checkout = SqliteOutbox::open(&path).unwrap();
+    checkout
+        .execute_batch("CREATE TABLE payments (id INTEGER PRIMARY KEY)")
+        .unwrap();
+    let mut terminal = SqliteOutbox::open(&path).unwrap();
+    let store = SqliteStore::open(&path).unwrap();
+    let bus = Bus::new();
+
+    // Two connections commit in turn, with ids out of numeric order.
+    capture_payment(&mut checkout, 30);
+    capture_payment(&mut terminal, 10);
+    capture_payment(&mut checkout, 20);
+    let mut relay = OutboxRelay::new(SqliteCheckpoints::open(&path).unwrap()).unwrap();
+    let report = relay.poll_async(&store, &bus).await.unwrap();
+
+    assert_eq!(*PUBLISHED_PAYMENTS.lock().unwrap(), [30, 10, 20]);
+    assert_eq!(report.dispatched, 3);
+    assert!(report.is_ok());
+    assert_eq!(relay.relayed(), 3);
+
+    capture_payment(&mut terminal, 15);
+    let report = relay.poll_async(&store, &bus).await.unwrap();
+    assert_eq!(report.dispatched, 1);
+    assert_eq!(*PUBLISHED_PAYMENTS.lock().unwrap(), [30, 10, 20, 15]);
+
+    let again = relay.poll_async(&store, &bus).await.unwrap();
+    assert_eq!(again.read, 0);
+    let mut checkpoints = SqliteCheckpoints::open(&path).unwrap();
+    let relay_checkpoint = OutboxRelay::<SqliteCheckpoints>::CHECKPOINT;
+    assert_eq!(checkpoints.load(relay_checkpoint).unwrap(), Some(4));
 }

@@ -9,7 +9,8 @@ use std::sync::Mutex;
 use events::dead_letter::DeadLetterReason;
 use events::{on, upcaster, Bus, Context, Envelope, Event};
 use events_store::{
-    replay, Query, ReadFrom, Replay, ReplayOptions, SqliteStore, Step, Store, StoreError,
+    replay, replay_async, Query, ReadFrom, Replay, ReplayOptions, SqliteStore, Step, Store,
+    StoreError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -102,6 +103,44 @@ static INVOICES: Mutex<Vec<u64>> = Mutex::new(Vec::new());
 async fn archive_invoice(invoice: &InvoiceSent, cx: Context<'_>) {
     assert!(cx.is_replay());
     INVOICES.lock().unwrap().push(invoice.invoice_id);
+}
+
+/// A watched lesson, for the `replay_async` test of replay-only handlers.
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "replay.LessonWatched")]
+struct LessonWatched {
+    lesson: u64,
+}
+
+static WATCHED_LESSONS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+static NOTIFIED_LESSONS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+#[on(LessonWatched)]
+async fn track_progress(watched: &LessonWatched, cx: Context<'_>) {
+    assert!(cx.is_replay(), "a replayed event must be marked as replay");
+    tokio::task::yield_now().await;
+    WATCHED_LESSONS.lock().unwrap().push(watched.lesson);
+}
+
+#[on(LessonWatched, replay = false)]
+async fn notify_teacher(watched: &LessonWatched) {
+    NOTIFIED_LESSONS.lock().unwrap().push(watched.lesson);
+}
+
+/// A graded quiz, for the `replay_async` stop test. A score above 100 fails.
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "replay.QuizGraded")]
+struct QuizGraded {
+    score: u64,
+}
+
+#[on(QuizGraded)]
+async fn record_grade(quiz: &QuizGraded) -> Result<(), String> {
+    tokio::task::yield_now().await;
+    if quiz.score > 100 {
+        return Err(format!("score {} is above 100", quiz.score));
+    }
+    Ok(())
 }
 
 fn stock_moved(sku: &str, quantity: i64) -> Envelope<StockMoved> {
@@ -334,4 +373,53 @@ async fn replay_async_runs_async_handlers() {
     let report = replay.into_report();
     assert_eq!(report.dispatched, 3);
     assert!(report.is_ok());
+}
+
+#[tokio::test]
+async fn replay_async_skips_replay_false_handlers() {
+    let mut store = SqliteStore::in_memory().unwrap();
+    for lesson in 1..=5 {
+        store
+            .append(&[Envelope::new(LessonWatched { lesson })])
+            .unwrap();
+    }
+
+    let query = Query::from(ReadFrom::Start).page_size(2);
+    let report = replay_async(&store, &Bus::new(), query, ReplayOptions::new())
+        .await
+        .unwrap();
+
+    assert_eq!(*WATCHED_LESSONS.lock().unwrap(), [1, 2, 3, 4, 5]);
+    assert!(NOTIFIED_LESSONS.lock().unwrap().is_empty());
+    assert_eq!(report.read, 5);
+    assert_eq!(report.dispatched, 5);
+    assert_eq!(report.handler_failures, 0);
+    assert_eq!(report.last_position, Some(5));
+    assert!(!report.stopped);
+    assert!(report.is_ok());
+}
+
+#[tokio::test]
+async fn replay_async_stop_on_error_stops_early() {
+    let mut store = SqliteStore::in_memory().unwrap();
+    for score in [90, 120, 80] {
+        store
+            .append(&[Envelope::new(QuizGraded { score })])
+            .unwrap();
+    }
+    let bus = Bus::new();
+
+    let options = ReplayOptions::new().stop_on_error(true);
+    let report = replay_async(&store, &bus, ReadFrom::Start, options)
+        .await
+        .unwrap();
+
+    assert!(report.stopped);
+    assert_eq!(report.read, 2);
+    assert_eq!(report.handler_failures, 1);
+    assert_eq!(report.failed_positions, [2]);
+    assert_eq!(report.last_position, Some(2));
+    let letters = bus.dead_letters().list().unwrap();
+    assert_eq!(letters.len(), 1);
+    assert!(letters[0].1.handler().unwrap().ends_with("record_grade"));
 }

@@ -4,9 +4,10 @@
 //! Each test uses event types of its own, because every test binary's bus
 //! reaches every registered handler and tests run in parallel.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use events::{on, Bus, Context, Envelope, Event};
@@ -58,6 +59,73 @@ static METER_READS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
 #[on(MeterRead, replay = false)]
 fn bill_reading(reading: &MeterRead) {
     METER_READS.lock().unwrap().push(reading.kwh);
+}
+
+/// A ticket, for the async delivery test.
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "subscription.TicketBooked")]
+struct TicketBooked {
+    ticket: u64,
+}
+
+static BOOKED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+#[on(TicketBooked)]
+async fn confirm_ticket(ticket: &TicketBooked, cx: Context<'_>) {
+    assert!(!cx.is_replay(), "a subscription delivers events as new");
+    tokio::task::yield_now().await;
+    BOOKED.lock().unwrap().push(ticket.ticket);
+}
+
+/// A refund, for the async failure test. A refund of 0 cents fails.
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "subscription.RefundIssued")]
+struct RefundIssued {
+    cents: u64,
+}
+
+#[on(RefundIssued)]
+async fn pay_refund(refund: &RefundIssued) -> Result<(), String> {
+    tokio::task::yield_now().await;
+    if refund.cents == 0 {
+        return Err("a refund of 0 cents cannot be paid".into());
+    }
+    Ok(())
+}
+
+/// A crate loaded on a truck, for the cancellation test.
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "subscription.CrateLoaded")]
+struct CrateLoaded {
+    id: u64,
+}
+
+/// The crate whose handler waits forever, 0 for none.
+static STUCK_CRATE: AtomicU64 = AtomicU64::new(0);
+static LOADED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+#[on(CrateLoaded)]
+async fn record_crate(loaded: &CrateLoaded) {
+    if loaded.id == STUCK_CRATE.load(Ordering::Relaxed) {
+        std::future::pending::<()>().await;
+    }
+    LOADED.lock().unwrap().push(loaded.id);
+}
+
+/// A gauge reading, for the `run_async` follow test.
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "subscription.GaugeRead")]
+struct GaugeRead {
+    kpa: u64,
+}
+
+static GAUGE_READS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+/// Runs for live events only, so `run_async` must deliver readings as new.
+#[on(GaugeRead, replay = false)]
+async fn record_gauge(reading: &GaugeRead) {
+    tokio::task::yield_now().await;
+    GAUGE_READS.lock().unwrap().push(reading.kpa);
 }
 
 /// Checkpoints that make the process "crash" (panic outside any handler)
@@ -259,4 +327,180 @@ impl Drop for StopOnDrop<'_> {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Relaxed);
     }
+}
+
+#[tokio::test]
+async fn subscription_poll_async_runs_async_handlers() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("events.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    let book = |ticket| Envelope::new(TicketBooked { ticket });
+    store.append(&[book(1), book(2), book(3)]).unwrap();
+    let bus = Bus::new();
+
+    let checkpoints = SqliteCheckpoints::open(&path).unwrap();
+    let mut subscription = Subscription::new("tickets", checkpoints).unwrap();
+    let report = subscription.poll_async(&store, &bus).await.unwrap();
+
+    assert_eq!(take(&BOOKED), [1, 2, 3]);
+    assert_eq!(report.dispatched, 3);
+    assert_eq!(report.handler_failures, 0);
+    assert!(report.is_ok());
+    assert_eq!(subscription.position(), 3);
+    let mut checkpoints = SqliteCheckpoints::open(&path).unwrap();
+    assert_eq!(checkpoints.load("tickets").unwrap(), Some(3));
+
+    store.append(&[book(4)]).unwrap();
+    let report = subscription.poll_async(&store, &bus).await.unwrap();
+    assert_eq!(report.read, 1);
+    assert_eq!(take(&BOOKED), [4]);
+    let idle = subscription.poll_async(&store, &bus).await.unwrap();
+    assert_eq!(idle.read, 0);
+    assert!(take(&BOOKED).is_empty());
+}
+
+#[tokio::test]
+async fn subscription_poll_async_checkpoints_past_failed_handlers() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("events.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    let refund = |cents| Envelope::new(RefundIssued { cents });
+    store
+        .append(&[refund(500), refund(0), refund(700)])
+        .unwrap();
+    let bus = Bus::new();
+
+    let checkpoints = SqliteCheckpoints::open(&path).unwrap();
+    let mut subscription = Subscription::new("refunds", checkpoints).unwrap();
+    let report = subscription.poll_async(&store, &bus).await.unwrap();
+
+    assert_eq!(report.dispatched, 3);
+    assert_eq!(report.handler_failures, 1);
+    assert_eq!(report.failed_positions, [2]);
+    // The failed handler finished: the bus dead-lettered it, so the
+    // checkpoint moves past its event.
+    let letters = bus.dead_letters().list().unwrap();
+    assert_eq!(letters.len(), 1);
+    assert!(letters[0].1.handler().unwrap().ends_with("pay_refund"));
+    assert_eq!(subscription.position(), 3);
+    let mut checkpoints = SqliteCheckpoints::open(&path).unwrap();
+    assert_eq!(checkpoints.load("refunds").unwrap(), Some(3));
+}
+
+#[tokio::test]
+async fn subscription_poll_async_cancelled_keeps_unfinished_event() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("events.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    let load = |id| Envelope::new(CrateLoaded { id });
+    store.append(&[load(1), load(2), load(3)]).unwrap();
+    let bus = Bus::new();
+    STUCK_CRATE.store(2, Ordering::Relaxed);
+
+    let checkpoints = SqliteCheckpoints::open(&path).unwrap();
+    let mut subscription = Subscription::new("loading", checkpoints).unwrap();
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(200),
+        subscription.poll_async(&store, &bus),
+    )
+    .await;
+
+    assert!(
+        cancelled.is_err(),
+        "the handler of crate 2 never finishes, so the poll must time out"
+    );
+    assert_eq!(take(&LOADED), [1]);
+    assert_eq!(subscription.position(), 1);
+    let mut checkpoints = SqliteCheckpoints::open(&path).unwrap();
+    assert_eq!(checkpoints.load("loading").unwrap(), Some(1));
+
+    // The next poll delivers the cancelled event again.
+    STUCK_CRATE.store(0, Ordering::Relaxed);
+    let report = subscription.poll_async(&store, &bus).await.unwrap();
+    assert_eq!(take(&LOADED), [2, 3]);
+    assert_eq!(report.dispatched, 2);
+    assert_eq!(subscription.position(), 3);
+    assert_eq!(checkpoints.load("loading").unwrap(), Some(3));
+}
+
+#[test]
+fn subscription_run_async_follows_new_appends() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("events.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    store
+        .append(&[Envelope::new(GaugeRead { kpa: 1 })])
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+
+    // The runtime gets a thread of its own, so that a `run_async` that
+    // blocks its thread fails this test at the deadline below instead of
+    // hanging it.
+    let scenario = {
+        let path = path.clone();
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
+            runtime.block_on(follow_gauge_reads(path, &stop))
+        })
+    };
+    let stop_guard = StopOnDrop(&stop);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !scenario.is_finished() {
+        assert!(
+            Instant::now() < deadline,
+            "run_async did not return within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(stop_guard);
+
+    let position = scenario.join().unwrap_or_else(|panic| resume_unwind(panic));
+    assert_eq!(position, 3);
+    assert_eq!(*GAUGE_READS.lock().unwrap(), [1, 2, 3]);
+}
+
+/// Runs the subscription "gauges" with `run_async` while another task on
+/// the same runtime appends gauge readings 2 and 3, and stops it once its
+/// checkpoint reaches position 3. Returns the final position.
+///
+/// The appends can only happen while `run_async` sleeps with tokio, since
+/// the runtime has one thread.
+async fn follow_gauge_reads(path: PathBuf, stop: &AtomicBool) -> u64 {
+    let store = SqliteStore::open(&path).unwrap();
+    let checkpoints = SqliteCheckpoints::open(&path).unwrap();
+    let mut subscription = Subscription::new("gauges", checkpoints).unwrap();
+    let bus = Bus::new();
+
+    let appender_path = path.clone();
+    let appender = tokio::spawn(async move {
+        let mut store = SqliteStore::open(&appender_path).unwrap();
+        for kpa in [2, 3] {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            store.append(&[Envelope::new(GaugeRead { kpa })]).unwrap();
+        }
+    });
+
+    let follow = subscription.run_async(&store, &bus, Duration::from_millis(5), stop);
+    let watch = async {
+        // Stops the subscription however this future ends, so that a
+        // timeout ends the test instead of leaving `run_async` running.
+        let _stop = StopOnDrop(stop);
+        let mut checkpoints = SqliteCheckpoints::open(&path).unwrap();
+        let reached = async {
+            while checkpoints.load("gauges").unwrap() != Some(3) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), reached).await
+    };
+    let (followed, reached) = tokio::join!(follow, watch);
+
+    followed.unwrap();
+    reached.expect("the checkpoint did not reach position 3 within 10 s");
+    appender.await.unwrap();
+    subscription.position()
 }
