@@ -113,6 +113,15 @@
 //! assert_eq!(appended[0].position, 1);
 //! # });
 //! ```
+//!
+//! Handlers may be `async` all the same. [`replay_async`],
+//! [`Subscription::poll_async`] and [`OutboxRelay::poll_async`] (and the
+//! `run_async` loops) read the store on the calling task and dispatch
+//! through the bus's async paths. That suits SQLite, whose reads are short
+//! and local. The synchronous `postgres` client panics inside a tokio
+//! runtime, so with `PostgresStore` read inside `spawn_blocking` and drive
+//! a [`Replay`] there, running each event's handlers on the runtime with
+//! `Handle::block_on(replay.handle_async(&bus, event))` between two reads.
 
 #![deny(missing_docs)]
 

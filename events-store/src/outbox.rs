@@ -1,33 +1,21 @@
 //! The transactional outbox: application rows and events committed together,
 //! then relayed to the bus.
 
-use std::borrow::Cow;
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use events_core::Bus;
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use crate::appendable::{parse_attributes, Appendable};
+use crate::appendable::Appendable;
 use crate::error::StoreError;
 use crate::replay::{ReplayError, ReplayReport};
-use crate::sqlite::SqliteStore;
-use crate::stream::Appended;
+use crate::sqlite::{self, SqliteStore};
+use crate::stream::{Appended, ExpectedVersion};
 use crate::subscription::{CheckpointStore, Subscription};
 use crate::Store;
-
-// NOTE: these statements repeat the event insert of the SQLite backend,
-// because the store's connection is private to it. Keep them in step with
-// `sqlite/mod.rs`.
-const INSERT: &str =
-    "INSERT INTO events (event_id, name, version, time, time_ns, source, subject, \
-     correlation_id, causation_id, stream, stream_version, payload) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, NULL, ?10) \
-     ON CONFLICT (event_id) DO NOTHING";
-
-const FIND_BY_ID: &str = "SELECT position, stream_version FROM events WHERE event_id = ?1";
 
 /// A connection to the SQLite file of a [`SqliteStore`] on which the
 /// application writes its own rows and appends events in one transaction,
@@ -209,77 +197,57 @@ impl OutboxTransaction<'_> {
     /// [`StoreError::Database`] when an insert fails. Returning the error
     /// from the transaction's closure rolls everything back.
     pub fn append<T: Appendable>(&self, events: &[T]) -> Result<Vec<Appended>, StoreError> {
-        let jsons = events
-            .iter()
-            .enumerate()
-            .map(|(index, event)| {
-                event
-                    .to_cloudevents_json()
-                    .map_err(|source| StoreError::Serialize { index, source })
-            })
-            .collect::<Result<Vec<Cow<'_, [u8]>>, StoreError>>()?;
-        let attributes = jsons
-            .iter()
-            .enumerate()
-            .map(|(index, json)| {
-                parse_attributes(json).map_err(|reason| StoreError::InvalidEvent { index, reason })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.append_batch(None, events)
+    }
 
-        let database_error = |source| StoreError::Database {
+    /// Appends a batch of events to `stream` when its version is
+    /// `expected`, as [`Store::append_to_stream`] does, as part of this
+    /// transaction.
+    ///
+    /// # Errors
+    ///
+    /// As [`append`](OutboxTransaction::append), and
+    /// [`StoreError::Conflict`] when the stream has another version.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// use events_store::{ExpectedVersion, SqliteOutbox, StoreError};
+    ///
+    /// let directory = tempfile::tempdir().unwrap();
+    /// let mut outbox = SqliteOutbox::open(directory.path().join("shop.db"))?;
+    /// let placed = Envelope::new(OrderPlaced { order_id: 7 });
+    /// outbox.transaction(|tx| tx.append_to_stream("order-7", ExpectedVersion::NoStream, &[placed]))?;
+    ///
+    /// let again = Envelope::new(OrderPlaced { order_id: 7 });
+    /// let error = outbox
+    ///     .transaction(|tx| tx.append_to_stream("order-7", ExpectedVersion::NoStream, &[again]))
+    ///     .unwrap_err();
+    /// assert!(matches!(error, StoreError::Conflict { actual: 1, .. }));
+    /// # Ok::<(), StoreError>(())
+    /// ```
+    pub fn append_to_stream<T: Appendable>(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: &[T],
+    ) -> Result<Vec<Appended>, StoreError> {
+        self.append_batch(Some((stream, expected)), events)
+    }
+
+    fn append_batch<T: Appendable>(
+        &self,
+        stream: Option<(&str, ExpectedVersion)>,
+        events: &[T],
+    ) -> Result<Vec<Appended>, StoreError> {
+        let jsons = sqlite::encode_all(events)?;
+        let attributes = sqlite::parse_all(&jsons)?;
+        let error = |source| StoreError::Database {
             location: self.location.to_owned(),
             operation: "append events in an outbox transaction",
             source,
         };
-        let mut insert = self
-            .transaction
-            .prepare_cached(INSERT)
-            .map_err(database_error)?;
-        let mut appended = Vec::with_capacity(events.len());
-        for (event, json) in attributes.iter().zip(&jsons) {
-            let inserted = insert
-                .execute(params![
-                    event.id,
-                    event.name,
-                    event.version,
-                    event.time,
-                    event.time_ns,
-                    event.source,
-                    event.subject,
-                    event.correlation_id,
-                    event.causation_id,
-                    &json[..],
-                ])
-                .map_err(database_error)?;
-            if inserted == 0 {
-                appended.push(self.find_by_id(&event.id).map_err(database_error)?);
-                continue;
-            }
-            appended.push(Appended {
-                position: u64::try_from(self.transaction.last_insert_rowid()).unwrap_or(0),
-                stream_version: None,
-                duplicate: false,
-            });
-        }
-        Ok(appended)
-    }
-
-    /// Returns the stored copy of a duplicate event.
-    fn find_by_id(&self, id: &str) -> rusqlite::Result<Appended> {
-        let found = self
-            .transaction
-            .prepare_cached(FIND_BY_ID)?
-            .query_row([id], |row| {
-                Ok(Appended {
-                    position: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
-                    stream_version: row
-                        .get::<_, Option<i64>>(1)?
-                        .map(|version| u64::try_from(version).unwrap_or(0)),
-                    duplicate: true,
-                })
-            })
-            .optional()?;
-        found.ok_or(rusqlite::Error::QueryReturnedNoRows)
+        sqlite::append_in(&self.transaction, stream, &attributes, &jsons, &error)
     }
 }
 

@@ -8,8 +8,8 @@ use std::sync::Mutex;
 
 use events::{on, Bus, Envelope, Event};
 use events_store::{
-    CheckpointStore, OutboxRelay, ReadFrom, SqliteCheckpoints, SqliteOutbox, SqliteStore, Store,
-    StoreError,
+    CheckpointStore, ExpectedVersion, OutboxRelay, ReadFrom, SqliteCheckpoints, SqliteOutbox,
+    SqliteStore, Store, StoreError,
 };
 use serde::{Deserialize, Serialize};
 
@@ -264,4 +264,45 @@ async fn outbox_relay_poll_async_relays_in_commit_order() {
     let mut checkpoints = SqliteCheckpoints::open(&path).unwrap();
     let relay_checkpoint = OutboxRelay::<SqliteCheckpoints>::CHECKPOINT;
     assert_eq!(checkpoints.load(relay_checkpoint).unwrap(), Some(4));
+}
+
+#[test]
+fn outbox_stream_conflict_rolls_back_row() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("shop.db");
+    let mut outbox = open_shop(&path);
+    let first = outbox
+        .transaction(|tx| -> Result<_, Box<dyn Error>> {
+            tx.execute("INSERT INTO orders (id) VALUES (7)", [])?;
+            Ok(tx.append_to_stream(
+                "order-7",
+                ExpectedVersion::NoStream,
+                &[Envelope::new(OrderPlaced { order_id: 7 })],
+            )?)
+        })
+        .unwrap();
+    assert_eq!(first[0].stream_version, Some(1));
+
+    // A second writer that read the order before it existed loses, and
+    // its row goes with its event.
+    let conflict = outbox
+        .transaction(|tx| -> Result<_, Box<dyn Error>> {
+            tx.execute("INSERT INTO orders (id) VALUES (8)", [])?;
+            Ok(tx.append_to_stream(
+                "order-7",
+                ExpectedVersion::NoStream,
+                &[Envelope::new(OrderPlaced { order_id: 8 })],
+            )?)
+        })
+        .unwrap_err()
+        .downcast::<StoreError>()
+        .unwrap();
+    assert!(
+        matches!(*conflict, StoreError::Conflict { actual: 1, .. }),
+        "{conflict:?}"
+    );
+    assert_eq!(count_orders(&outbox), 1);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.stream_version("order-7").unwrap(), 1);
+    assert_eq!(store.read(ReadFrom::Start).count(), 1);
 }

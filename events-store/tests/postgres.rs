@@ -18,10 +18,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use events::testing::Recorder;
-use events::{Bus, Envelope, Event};
+use events::{on, Bus, Envelope, Event};
 use events_store::{
     replay, Appended, CheckpointStore, ExpectedVersion, OutboxRelay, PostgresCheckpoints,
-    PostgresOutbox, PostgresStore, Query, ReadFrom, ReplayOptions, Store, StoreError, Subscription,
+    PostgresOutbox, PostgresStore, Query, ReadFrom, Replay, ReplayOptions, Store, StoreError,
+    Subscription,
 };
 use libtest_mimic::{Arguments, Failed, Trial};
 use postgres::{Client, Config, NoTls};
@@ -154,11 +155,12 @@ fn main() {
         read_pages_through_every_event,
         read_sees_events_appended_while_reading,
         outbox_commits_rows_and_events_together,
-        outbox_rolls_back_rows_and_events_on_error,
-        outbox_append_waits_for_earlier_transaction_to_commit,
-        outbox_relay_resumes_after_restart_in_commit_order,
+        outbox_error_rolls_back_everything,
+        outbox_append_waits_for_earlier_commit,
+        outbox_relay_resumes_after_restart,
         subscription_resumes_from_postgres_checkpoint,
-        replay_reports_undecodable_rows_and_goes_on,
+        replay_skips_undecodable_rows,
+        replay_async_handlers_from_blocking_thread,
         read_filters_by_name_stream_and_time,
         read_keeps_bad_rows_as_errors,
         connect_creates_schema_once,
@@ -1021,7 +1023,7 @@ fn outbox_commits_rows_and_events_together(schema: &mut TestSchema) {
     assert_eq!(store.stream_version("order-7").unwrap(), 0);
 }
 
-fn outbox_rolls_back_rows_and_events_on_error(schema: &mut TestSchema) {
+fn outbox_error_rolls_back_everything(schema: &mut TestSchema) {
     let mut outbox = schema.outbox();
     let result = outbox.transaction(|tx| {
         tx.execute("INSERT INTO orders (id, total_cents) VALUES (7, 700)", &[])?;
@@ -1036,7 +1038,7 @@ fn outbox_rolls_back_rows_and_events_on_error(schema: &mut TestSchema) {
     assert_eq!(place_order(&mut outbox, 8).position, 1);
 }
 
-fn outbox_append_waits_for_earlier_transaction_to_commit(schema: &mut TestSchema) {
+fn outbox_append_waits_for_earlier_commit(schema: &mut TestSchema) {
     let mut first = schema.outbox();
     let mut second = schema.outbox();
     let appended = Barrier::new(2);
@@ -1070,7 +1072,7 @@ fn outbox_append_waits_for_earlier_transaction_to_commit(schema: &mut TestSchema
     );
 }
 
-fn outbox_relay_resumes_after_restart_in_commit_order(schema: &mut TestSchema) {
+fn outbox_relay_resumes_after_restart(schema: &mut TestSchema) {
     let mut outbox = schema.outbox();
     let store = schema.store();
     for order_id in [7, 8, 9] {
@@ -1118,7 +1120,7 @@ fn subscription_resumes_from_postgres_checkpoint(schema: &mut TestSchema) {
     assert_eq!(schema.checkpoints().load("search").unwrap(), Some(2));
 }
 
-fn replay_reports_undecodable_rows_and_goes_on(schema: &mut TestSchema) {
+fn replay_skips_undecodable_rows(schema: &mut TestSchema) {
     let mut store = schema.store();
     store.append(&[placed(1)]).unwrap();
     let unknown = br#"{"specversion":"1.0","id":"u-1","source":"erp","type":"erp.VendorSynced"}"#;
@@ -1139,6 +1141,53 @@ fn replay_reports_undecodable_rows_and_goes_on(schema: &mut TestSchema) {
     let letters = bus.dead_letters().list().unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].1.event_name(), "erp.VendorSynced");
+}
+
+/// A shipment, handled by an `async` handler.
+#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[event(name = "store.ParcelShipped")]
+struct ParcelShipped {
+    parcel_id: u64,
+}
+
+#[on(ParcelShipped)]
+async fn track_parcel(parcel: &ParcelShipped) -> Result<(), String> {
+    tokio::task::yield_now().await;
+    if parcel.parcel_id == 0 {
+        return Err(String::from("parcel 0 has no carrier"));
+    }
+    Ok(())
+}
+
+fn replay_async_handlers_from_blocking_thread(schema: &mut TestSchema) {
+    let mut store = schema.store();
+    let parcels: Vec<_> = (1..=3)
+        .map(|parcel_id| Envelope::new(ParcelShipped { parcel_id }))
+        .collect();
+    store.append(&parcels).unwrap();
+
+    // The synchronous client may not run inside the runtime, so the pages
+    // are read on a blocking thread, and each event's async handlers run
+    // on the runtime through its handle, between two reads.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let report = runtime.block_on(async move {
+        tokio::task::spawn_blocking(move || {
+            let handle = tokio::runtime::Handle::current();
+            let bus = Bus::new();
+            let mut replay = Replay::new(ReplayOptions::new());
+            for event in store.read(ReadFrom::Start) {
+                handle.block_on(replay.handle_async(&bus, event)).unwrap();
+            }
+            replay.into_report()
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(report.dispatched, 3);
+    assert_eq!(report.handler_failures, 0);
 }
 
 /// Runs without a server: nothing listens on port 1 of the loopback address.

@@ -424,7 +424,7 @@ fn concurrent_writers_same_version_one_wins() {
 }
 
 #[test]
-fn stores_opening_one_new_file_at_once_all_succeed() {
+fn concurrent_opens_of_new_file_succeed() {
     // Switching a new file to WAL mode needs it for a moment alone, and
     // SQLite reports the others' attempts as busy without waiting. Before
     // the open retried, about one round in ten failed here.

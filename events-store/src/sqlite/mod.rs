@@ -168,28 +168,42 @@ impl SqliteStore {
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(&error)?;
-        let mut next_version = None;
-        if let Some((stream, expected)) = stream {
-            if let Some(duplicates) = find_all(&transaction, &attributes).map_err(&error)? {
-                return Ok(duplicates);
-            }
-            let actual = current_version(&transaction, stream).map_err(&error)?;
-            if !expected.matches(actual) {
-                return Err(StoreError::Conflict {
-                    stream: stream.to_owned(),
-                    expected,
-                    actual,
-                });
-            }
-            next_version = Some(actual + 1);
-        }
-
-        let stream_name = stream.map(|(stream, _)| stream);
-        let appended = insert_all(&transaction, stream_name, next_version, &attributes, &jsons)
-            .map_err(&error)?;
+        let appended = append_in(&transaction, stream, &attributes, &jsons, &error)?;
         transaction.commit().map_err(&error)?;
         Ok(appended)
     }
+}
+
+/// Appends encoded events inside `transaction`, which the caller commits.
+///
+/// The transaction must hold the write lock from its start (`BEGIN
+/// IMMEDIATE`), so that positions follow commit order and the stream
+/// version read here cannot change before the insert.
+pub(crate) fn append_in(
+    transaction: &Transaction<'_>,
+    stream: Option<(&str, ExpectedVersion)>,
+    attributes: &[Attributes<'_>],
+    jsons: &[Cow<'_, [u8]>],
+    error: &impl Fn(rusqlite::Error) -> StoreError,
+) -> Result<Vec<Appended>, StoreError> {
+    let mut next_version = None;
+    if let Some((stream, expected)) = stream {
+        if let Some(duplicates) = find_all(transaction, attributes).map_err(error)? {
+            return Ok(duplicates);
+        }
+        let actual = current_version(transaction, stream).map_err(error)?;
+        if !expected.matches(actual) {
+            return Err(StoreError::Conflict {
+                stream: stream.to_owned(),
+                expected,
+                actual,
+            });
+        }
+        next_version = Some(actual + 1);
+    }
+
+    let stream_name = stream.map(|(stream, _)| stream);
+    insert_all(transaction, stream_name, next_version, attributes, jsons).map_err(error)
 }
 
 impl fmt::Debug for SqliteStore {
@@ -256,7 +270,7 @@ fn is_busy(error: &rusqlite::Error) -> bool {
     )
 }
 
-fn encode_all<T: Appendable>(events: &[T]) -> Result<Vec<Cow<'_, [u8]>>, StoreError> {
+pub(crate) fn encode_all<T: Appendable>(events: &[T]) -> Result<Vec<Cow<'_, [u8]>>, StoreError> {
     events
         .iter()
         .enumerate()
@@ -268,7 +282,7 @@ fn encode_all<T: Appendable>(events: &[T]) -> Result<Vec<Cow<'_, [u8]>>, StoreEr
         .collect()
 }
 
-fn parse_all<'a>(jsons: &'a [Cow<'_, [u8]>]) -> Result<Vec<Attributes<'a>>, StoreError> {
+pub(crate) fn parse_all<'a>(jsons: &'a [Cow<'_, [u8]>]) -> Result<Vec<Attributes<'a>>, StoreError> {
     jsons
         .iter()
         .enumerate()
