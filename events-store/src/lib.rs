@@ -114,14 +114,21 @@
 //! # });
 //! ```
 //!
-//! Handlers may be `async` all the same. [`replay_async`],
-//! [`Subscription::poll_async`] and [`OutboxRelay::poll_async`] (and the
-//! `run_async` loops) read the store on the calling task and dispatch
-//! through the bus's async paths. That suits SQLite, whose reads are short
-//! and local. The synchronous `postgres` client panics inside a tokio
-//! runtime, so with `PostgresStore` read inside `spawn_blocking` and drive
-//! a [`Replay`] there, running each event's handlers on the runtime with
-//! `Handle::block_on(replay.handle_async(&bus, event))` between two reads.
+//! Handlers may be `async` all the same, in two ways:
+//!
+//! - [`Subscription::poll_blocking`] and [`OutboxRelay::poll_blocking`] (and
+//!   their `run_blocking` loops) run on a thread outside the runtime, such
+//!   as a `spawn_blocking` closure that owns the store, and wait there for
+//!   each event's handlers, which run on the runtime. They work with every
+//!   store, including `PostgresStore`, whose synchronous client panics
+//!   inside a tokio runtime. For a replay, drive a [`Replay`] the same way,
+//!   with `Handle::block_on(replay.handle_async(&bus, event))`.
+//! - [`replay_async`], [`Subscription::poll_async`] and
+//!   [`OutboxRelay::poll_async`] (and the `run_async` loops) are futures
+//!   that read the store on the calling task. That suits SQLite, whose
+//!   reads are short and local, but not PostgreSQL. The future holds a
+//!   reference to the store, so it is `Send`, and can go to `tokio::spawn`,
+//!   only for a store that is `Sync`, which `SqliteStore` is not.
 
 #![deny(missing_docs)]
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use events_core::Bus;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
+use tokio::runtime::Handle;
 
 use crate::appendable::Appendable;
 use crate::error::StoreError;
@@ -344,13 +345,58 @@ impl<C: CheckpointStore> OutboxRelay<C> {
     }
 
     /// Dispatches every event committed after the last relayed one, as
+    /// [`poll`](OutboxRelay::poll) does, and runs `async` handlers too, on
+    /// the tokio runtime of `runtime`. Call it from `spawn_blocking` or a
+    /// thread of its own; it works with every store. See
+    /// [`Subscription::poll_blocking`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Subscription::poll`].
+    ///
+    /// # Panics
+    ///
+    /// As [`Subscription::poll_blocking`].
+    pub fn poll_blocking<S: Store>(
+        &mut self,
+        store: &S,
+        bus: &Bus,
+        runtime: &Handle,
+    ) -> Result<ReplayReport, ReplayError> {
+        self.subscription.poll_blocking(store, bus, runtime)
+    }
+
+    /// Polls with [`poll_blocking`](OutboxRelay::poll_blocking) until `stop`
+    /// is set, sleeping for `interval` after each poll that found nothing
+    /// to relay. See [`Subscription::run_blocking`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Subscription::run`].
+    ///
+    /// # Panics
+    ///
+    /// As [`Subscription::poll_blocking`].
+    pub fn run_blocking<S: Store>(
+        &mut self,
+        store: &S,
+        bus: &Bus,
+        runtime: &Handle,
+        interval: Duration,
+        stop: &AtomicBool,
+    ) -> Result<(), ReplayError> {
+        self.subscription
+            .run_blocking(store, bus, runtime, interval, stop)
+    }
+
+    /// Dispatches every event committed after the last relayed one, as
     /// [`poll`](OutboxRelay::poll) does, but with [`Bus::dispatch_async`],
     /// so that `async` handlers run too.
     ///
     /// The store is read with its blocking calls on the calling task. That
     /// suits SQLite, but the client of `PostgresStore` panics inside a tokio
-    /// runtime, so with PostgreSQL call [`poll`](OutboxRelay::poll) from
-    /// `tokio::task::spawn_blocking` instead. [`Subscription::poll_async`]
+    /// runtime, so with PostgreSQL use
+    /// [`poll_blocking`](OutboxRelay::poll_blocking) instead. [`Subscription::poll_async`]
     /// describes these limits and cancellation in full.
     ///
     /// # Errors

@@ -281,7 +281,9 @@ pub fn replay<S: Store>(
 /// `replay_async` is for stores that can be read inside a tokio runtime.
 /// `PostgresStore` (feature `postgres`) uses the synchronous
 /// `postgres` client, which panics when called inside a runtime, so with
-/// PostgreSQL call [`replay`] from `tokio::task::spawn_blocking` instead.
+/// PostgreSQL read inside `tokio::task::spawn_blocking` and drive a
+/// [`Replay`] there, running each event's handlers with
+/// `Handle::block_on(replay.handle_async(&bus, event))`.
 ///
 /// The future is not `Send` when the store is not `Sync`, which is the case
 /// of `SqliteStore`, so it cannot be passed to `tokio::spawn`. Await it on
@@ -459,15 +461,17 @@ impl Replay {
         }
     }
 
-    /// Dispatches one item through [`Bus::dispatch`] rather than
-    /// [`Bus::replay`], for subscriptions, which deliver each event as new.
+    /// Dispatches one item with `dispatch` rather than [`Bus::replay`], for
+    /// subscriptions, which deliver each event as new through
+    /// [`Bus::dispatch`] or its async form.
     pub(crate) fn handle_live(
         &mut self,
         bus: &Bus,
         event: Result<StoredEvent, StoreError>,
+        dispatch: impl FnOnce(&DynEnvelope) -> Report,
     ) -> Result<Step, StoreError> {
         let outcome = match self.decode(bus, event)? {
-            Decoded::Event(position, envelope) => Some((position, bus.dispatch(&envelope))),
+            Decoded::Event(position, envelope) => Some((position, dispatch(&envelope))),
             Decoded::Undecodable => None,
         };
         Ok(self.record(outcome))

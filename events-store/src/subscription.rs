@@ -4,8 +4,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use events_core::Bus;
+use events_core::{Bus, DynEnvelope, Report};
 use rusqlite::{Connection, OptionalExtension};
+use tokio::runtime::Handle;
 
 use crate::error::StoreError;
 use crate::query::{Query, ReadFrom};
@@ -168,10 +169,10 @@ impl CheckpointStore for SqliteCheckpoints {
 /// bus with [`Bus::dispatch`], in position order, then moves the
 /// checkpoint past it. Events reach every synchronous handler, including
 /// those marked `replay = false`, because each one is delivered as new.
-/// [`poll_async`](Subscription::poll_async) and
-/// [`run_async`](Subscription::run_async) deliver with
-/// [`Bus::dispatch_async`] instead, so that `async` handlers run too.
-/// After a restart, a subscription with the same name resumes after the
+/// The `_blocking` and `_async` forms of [`poll`](Subscription::poll) and
+/// [`run`](Subscription::run) deliver with [`Bus::dispatch_async`]
+/// instead, so that `async` handlers run too; the crate documentation
+/// compares them. After a restart, a subscription with the same name resumes after the
 /// saved checkpoint.
 ///
 /// # Delivery
@@ -325,10 +326,78 @@ impl<C: CheckpointStore> Subscription<C> {
     /// handled before the failure if it could be saved, and the next poll
     /// starts after [`position`](Subscription::position).
     pub fn poll<S: Store>(&mut self, store: &S, bus: &Bus) -> Result<ReplayReport, ReplayError> {
+        self.poll_with(store, bus, |envelope| bus.dispatch(envelope))
+    }
+
+    /// Delivers every event stored after the position, as
+    /// [`poll`](Subscription::poll) does, and runs `async` handlers too, on
+    /// the tokio runtime of `runtime`, while this thread waits for them.
+    ///
+    /// This is the async form for a thread outside the runtime: a
+    /// `tokio::task::spawn_blocking` closure or a thread of its own. Unlike
+    /// [`poll_async`](Subscription::poll_async), it works with every store,
+    /// including `PostgresStore`, whose synchronous client cannot run
+    /// inside the runtime, and the closure that calls it can be spawned
+    /// because it owns the store.
+    ///
+    /// # Errors
+    ///
+    /// As [`poll`](Subscription::poll).
+    ///
+    /// # Panics
+    ///
+    /// Panics when called from async code on a runtime thread, as
+    /// `Handle::block_on` does.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// use events::{on, Bus};
+    /// use events_store::{SqliteCheckpoints, SqliteStore, Store, Subscription};
+    ///
+    /// #[on(OrderPlaced)]
+    /// async fn send_confirmation(_: &OrderPlaced) {}
+    ///
+    /// let directory = tempfile::tempdir().unwrap();
+    /// let path = directory.path().join("events.db");
+    /// let mut store = SqliteStore::open(&path)?;
+    /// store.append(&[Envelope::new(OrderPlaced { order_id: 7 })])?;
+    /// let mut mailer = Subscription::new("mailer", SqliteCheckpoints::open(&path)?)?;
+    ///
+    /// # let runtime = tokio::runtime::Builder::new_multi_thread().build()?;
+    /// # let report = runtime.block_on(async move {
+    /// let bus = Bus::new();
+    /// let runtime = tokio::runtime::Handle::current();
+    /// let report = tokio::task::spawn_blocking(move || mailer.poll_blocking(&store, &bus, &runtime))
+    ///     .await
+    ///     .unwrap()?;
+    /// assert_eq!(report.dispatched, 1);
+    /// assert!(report.is_ok());
+    /// # Ok::<_, events_store::ReplayError>(report)
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn poll_blocking<S: Store>(
+        &mut self,
+        store: &S,
+        bus: &Bus,
+        runtime: &Handle,
+    ) -> Result<ReplayReport, ReplayError> {
+        self.poll_with(store, bus, |envelope| {
+            runtime.block_on(bus.dispatch_async(envelope))
+        })
+    }
+
+    fn poll_with<S: Store>(
+        &mut self,
+        store: &S,
+        bus: &Bus,
+        mut dispatch: impl FnMut(&DynEnvelope) -> Report,
+    ) -> Result<ReplayReport, ReplayError> {
         let mut replay = Replay::new(ReplayOptions::new());
         let mut unsaved = 0;
         for event in store.read(self.next_query()) {
-            let handled = replay.handle_live(bus, event);
+            let handled = replay.handle_live(bus, event, &mut dispatch);
             if let Err(error) = self.advance(&replay, handled, &mut unsaved) {
                 return Err(replay.fail(error));
             }
@@ -358,8 +427,8 @@ impl<C: CheckpointStore> Subscription<C> {
     /// short. `poll_async` and `run_async` are for stores that can be read
     /// inside a tokio runtime. `PostgresStore` (feature `postgres`) uses the
     /// synchronous `postgres` client, which panics when called inside a
-    /// runtime, so with PostgreSQL call [`poll`](Subscription::poll) from
-    /// `tokio::task::spawn_blocking` instead.
+    /// runtime, so with PostgreSQL use
+    /// [`poll_blocking`](Subscription::poll_blocking) instead.
     ///
     /// The future is not `Send` when the store is not `Sync`, which is the
     /// case of `SqliteStore`, so it cannot be passed to `tokio::spawn`.
@@ -468,8 +537,42 @@ impl<C: CheckpointStore> Subscription<C> {
         interval: Duration,
         stop: &AtomicBool,
     ) -> Result<(), ReplayError> {
+        self.run_with(interval, stop, |subscription| subscription.poll(store, bus))
+    }
+
+    /// Polls with [`poll_blocking`](Subscription::poll_blocking) until
+    /// `stop` is set, sleeping for `interval` after each poll that found no
+    /// new event, as [`run`](Subscription::run) does. It blocks its thread:
+    /// run it in `tokio::task::spawn_blocking` or on a thread of its own.
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Subscription::run).
+    ///
+    /// # Panics
+    ///
+    /// As [`poll_blocking`](Subscription::poll_blocking).
+    pub fn run_blocking<S: Store>(
+        &mut self,
+        store: &S,
+        bus: &Bus,
+        runtime: &Handle,
+        interval: Duration,
+        stop: &AtomicBool,
+    ) -> Result<(), ReplayError> {
+        self.run_with(interval, stop, |subscription| {
+            subscription.poll_blocking(store, bus, runtime)
+        })
+    }
+
+    fn run_with(
+        &mut self,
+        interval: Duration,
+        stop: &AtomicBool,
+        mut poll: impl FnMut(&mut Self) -> Result<ReplayReport, ReplayError>,
+    ) -> Result<(), ReplayError> {
         while !stop.load(Ordering::Relaxed) {
-            let report = self.poll(store, bus)?;
+            let report = poll(self)?;
             if report.read == 0 {
                 std::thread::sleep(interval);
             }

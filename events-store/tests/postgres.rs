@@ -161,6 +161,7 @@ fn main() {
         subscription_resumes_from_postgres_checkpoint,
         replay_skips_undecodable_rows,
         replay_async_handlers_from_blocking_thread,
+        subscription_poll_blocking_runs_async_handlers,
         read_filters_by_name_stream_and_time,
         read_keeps_bad_rows_as_errors,
         connect_creates_schema_once,
@@ -1188,6 +1189,38 @@ fn replay_async_handlers_from_blocking_thread(schema: &mut TestSchema) {
     });
     assert_eq!(report.dispatched, 3);
     assert_eq!(report.handler_failures, 0);
+}
+
+fn subscription_poll_blocking_runs_async_handlers(schema: &mut TestSchema) {
+    let mut store = schema.store();
+    let parcels: Vec<_> = (0..3)
+        .map(|parcel_id| Envelope::new(ParcelShipped { parcel_id }))
+        .collect();
+    store.append(&parcels).unwrap();
+    let checkpoints = schema.checkpoints();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let (report, bus) = runtime.block_on(async move {
+        tokio::task::spawn_blocking(move || {
+            let runtime = tokio::runtime::Handle::current();
+            let bus = Bus::new();
+            let mut tracker = Subscription::new("tracker", checkpoints).unwrap();
+            let report = tracker.poll_blocking(&store, &bus, &runtime).unwrap();
+            (report, bus)
+        })
+        .await
+        .unwrap()
+    });
+
+    // Parcel 0 has no carrier: its handler fails, the event is kept as a
+    // dead letter, and the checkpoint moves past it.
+    assert_eq!(report.dispatched, 3);
+    assert_eq!(report.failed_positions, [1]);
+    assert_eq!(bus.dead_letters().list().unwrap().len(), 1);
+    assert_eq!(schema.checkpoints().load("tracker").unwrap(), Some(3));
 }
 
 /// Runs without a server: nothing listens on port 1 of the loopback address.

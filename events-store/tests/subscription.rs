@@ -128,6 +128,22 @@ async fn record_gauge(reading: &GaugeRead) {
     GAUGE_READS.lock().unwrap().push(reading.kpa);
 }
 
+/// A delivery, for the `run_blocking` test.
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "subscription.DeliveryMade")]
+struct DeliveryMade {
+    delivery: u64,
+}
+
+static DELIVERED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+#[on(DeliveryMade)]
+async fn record_delivery(delivery: &DeliveryMade, cx: Context<'_>) {
+    assert!(!cx.is_replay(), "a subscription delivers events as new");
+    tokio::task::yield_now().await;
+    DELIVERED.lock().unwrap().push(delivery.delivery);
+}
+
 /// Checkpoints that make the process "crash" (panic outside any handler)
 /// when asked to save `crash_at`, after the event there was handled.
 struct CrashingCheckpoints {
@@ -503,4 +519,52 @@ async fn follow_gauge_reads(path: PathBuf, stop: &AtomicBool) -> u64 {
     reached.expect("the checkpoint did not reach position 3 within 10 s");
     appender.await.unwrap();
     subscription.position()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn subscription_run_blocking_runs_async_handlers() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("events.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    store
+        .append(&[Envelope::new(DeliveryMade { delivery: 1 })])
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+
+    // The follower owns its store and runs on the blocking pool, so the
+    // task that spawns it needs neither a `Sync` store nor a local set.
+    let follower = {
+        let path = path.clone();
+        let stop = Arc::clone(&stop);
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let store = SqliteStore::open(&path).unwrap();
+            let checkpoints = SqliteCheckpoints::open(&path).unwrap();
+            let mut subscription = Subscription::new("deliveries", checkpoints).unwrap();
+            let bus = Bus::new();
+            let result =
+                subscription.run_blocking(&store, &bus, &runtime, Duration::from_millis(5), &stop);
+            (result, subscription.position())
+        })
+    };
+    let stop_guard = StopOnDrop(&stop);
+
+    store
+        .append(&[Envelope::new(DeliveryMade { delivery: 2 })])
+        .unwrap();
+    let mut checkpoints = SqliteCheckpoints::open(&path).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while checkpoints.load("deliveries").unwrap() != Some(2) {
+        assert!(
+            Instant::now() < deadline,
+            "the follower did not reach position 2"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(stop_guard);
+
+    let (result, position) = follower.await.unwrap();
+    result.unwrap();
+    assert_eq!(position, 2);
+    assert_eq!(take(&DELIVERED), [1, 2]);
 }
