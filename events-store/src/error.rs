@@ -4,8 +4,11 @@ use crate::stream::ExpectedVersion;
 
 /// A failure of an event store operation.
 ///
-/// Each message names the database, the stream or the position involved and
-/// what to do next.
+/// Each message names the database, the stream or the position involved,
+/// the cause, and what to do next. Since the message contains the cause,
+/// [`source`](std::error::Error::source) returns `None`, so that printing
+/// the chain of causes (as `anyhow` does) does not repeat it. The cause
+/// itself is the `error` field of the variants that have one.
 ///
 /// ```
 /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
@@ -27,15 +30,14 @@ use crate::stream::ExpectedVersion;
 pub enum StoreError {
     /// The database could not be opened or prepared for use.
     #[error(
-        "failed to open the event store at {location}: {source}; check that the directory \
+        "failed to open the event store at {location}: {error}; check that the directory \
          exists and is writable and that the file is an SQLite database"
     )]
     Open {
         /// The file path, or `:memory:`.
         location: String,
         /// The SQLite error.
-        #[source]
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
 
     /// The database has a schema version this crate does not know.
@@ -55,7 +57,7 @@ pub enum StoreError {
 
     /// A database operation failed.
     #[error(
-        "failed to {operation} in the event store at {location}: {source}; \
+        "failed to {operation} in the event store at {location}: {error}; \
          if the database is locked, another writer held it longer than the busy timeout"
     )]
     Database {
@@ -64,8 +66,7 @@ pub enum StoreError {
         /// The failed operation, such as `append events`.
         operation: &'static str,
         /// The SQLite error.
-        #[source]
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
 
     /// The PostgreSQL server could not be reached, or the schema could not
@@ -75,14 +76,13 @@ pub enum StoreError {
         "failed to connect to the PostgreSQL event store at {location}: {}; check the \
          connection string, that the server is running and accepts this user, and that the \
          user may create tables in the first schema of its `search_path`",
-        postgres_reason(source)
+        postgres_reason(error)
     )]
     PostgresConnect {
         /// The server and database, without the password.
         location: String,
         /// The error of the `postgres` client.
-        #[source]
-        source: postgres::Error,
+        error: postgres::Error,
     },
 
     /// A PostgreSQL operation failed. A failed append stored nothing.
@@ -91,7 +91,7 @@ pub enum StoreError {
         "failed to {operation} in the PostgreSQL event store at {location}: {}; \
          if the connection was lost, connect a new store and retry, since appends of \
          events with the same ids are idempotent",
-        postgres_reason(source)
+        postgres_reason(error)
     )]
     Postgres {
         /// The server, database and schema, without the password.
@@ -99,8 +99,7 @@ pub enum StoreError {
         /// The failed operation, such as `append events`.
         operation: &'static str,
         /// The error of the `postgres` client.
-        #[source]
-        source: postgres::Error,
+        error: postgres::Error,
     },
 
     /// The stream is not at the version the append expected. Nothing was stored.
@@ -120,15 +119,14 @@ pub enum StoreError {
 
     /// An event of a batch could not be serialised. Nothing was stored.
     #[error(
-        "failed to serialise event {index} of the batch as JSON: {source}; \
+        "failed to serialise event {index} of the batch as JSON: {error}; \
          check the payload's `Serialize` implementation"
     )]
     Serialize {
         /// The index of the event in the batch, from 0.
         index: usize,
         /// The `serde_json` error.
-        #[source]
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
 
     /// An event of a batch is not a CloudEvents 1.0 JSON event. Nothing was stored.
@@ -141,6 +139,24 @@ pub enum StoreError {
         index: usize,
         /// The reason it is invalid.
         reason: String,
+    },
+
+    /// A handler of a stored event is `async`, and a synchronous replay or
+    /// poll cannot run it. Its handlers did not all run, and the replay or
+    /// poll stopped before the event, without moving a checkpoint past it.
+    #[error(
+        "the handler `{handler}` of `{event}`, run for the stored event at position {position}, \
+         is async, which a synchronous replay or poll cannot run; use `replay_async`, or \
+         `poll_blocking` or `poll_async` for subscriptions and the outbox relay"
+    )]
+    NeedsAsync {
+        /// The global position of the stored event.
+        position: u64,
+        /// The name of the event the handler takes: the stored event's, or
+        /// that of a follow-up one of its handlers emitted.
+        event: String,
+        /// The handler's name.
+        handler: String,
     },
 
     /// A stored row could not be read, for example because a tool outside

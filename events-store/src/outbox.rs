@@ -67,7 +67,7 @@ impl SqliteOutbox {
         let location = path.as_ref().display().to_string();
         let open_error = |source| StoreError::Open {
             location: location.clone(),
-            source,
+            error: source,
         };
         let connection = Connection::open(path.as_ref()).map_err(open_error)?;
         connection
@@ -127,7 +127,7 @@ impl SqliteOutbox {
             move |source| StoreError::Database {
                 location: location.clone(),
                 operation,
-                source,
+                error: source,
             }
         };
         let transaction = self
@@ -246,7 +246,7 @@ impl OutboxTransaction<'_> {
         let error = |source| StoreError::Database {
             location: self.location.to_owned(),
             operation: "append events in an outbox transaction",
-            source,
+            error: source,
         };
         sqlite::append_in(&self.transaction, stream, &attributes, &jsons, &error)
     }

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use events_core::dead_letter::{DeadLetter, DeadLetterId, DeadLetterReason};
-use events_core::{Bus, DynEnvelope, Report};
+use events_core::{Bus, DynEnvelope, HandlerError, Report};
 
 use crate::error::StoreError;
 use crate::query::Query;
@@ -179,29 +179,27 @@ impl fmt::Display for ReplayError {
         match report.last_position {
             Some(position) => write!(
                 f,
-                "replay stopped after position {position} because reading failed; \
-                 replay again from position {} once the store is fixed: {}",
+                "replay stopped after position {position}, so replay again from position {} \
+                 once this is fixed: {source}",
                 position + 1,
-                source
             ),
-            None => write!(f, "replay read no event because reading failed: {source}"),
+            None => write!(f, "replay stopped before its first event: {source}"),
         }
     }
 }
 
-impl std::error::Error for ReplayError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.inner.1)
-    }
-}
+/// The message contains the store error, so `source` returns `None`, as
+/// for [`StoreError`]; [`store_error`](ReplayError::store_error) returns it.
+impl std::error::Error for ReplayError {}
 
 /// Dispatches the stored events that `query` selects, in position order,
 /// through [`Bus::replay`], reading one page of rows at a time.
 ///
 /// Handlers see [`Context::is_replay`](events_core::Context::is_replay)
 /// return `true`, and handlers marked `#[on(E, replay = false)]` do not run.
-/// Only synchronous handlers run, as with [`Bus::replay`]; `async` handlers
-/// are reported as failures. Use [`replay_async`] for those.
+/// Only synchronous handlers run, as with [`Bus::replay`]. An event with an
+/// `async` handler stops the replay before it with
+/// [`StoreError::NeedsAsync`]: use [`replay_async`] for those.
 ///
 /// A row that does not decode (an unknown event name or version, a failed
 /// upcast, invalid JSON or payload) is listed in the report with its
@@ -214,7 +212,8 @@ impl std::error::Error for ReplayError {
 ///
 /// # Errors
 ///
-/// A [`ReplayError`], with the report so far, when a page query fails.
+/// A [`ReplayError`], with the report so far, when a page query fails or
+/// an event has an `async` handler.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU64, Ordering};
@@ -411,17 +410,20 @@ impl Replay {
     ///
     /// Returns a store error other than [`StoreError::InvalidRow`] as is,
     /// because it means the read cannot go on. An invalid row is recorded
-    /// as undecodable instead.
+    /// as undecodable instead. An event with an `async` handler, which
+    /// `handle` cannot run, returns [`StoreError::NeedsAsync`] and is not
+    /// counted as read.
     pub fn handle(
         &mut self,
         bus: &Bus,
         event: Result<StoredEvent, StoreError>,
     ) -> Result<Step, StoreError> {
+        let previous = self.report.last_position;
         let outcome = match self.decode(bus, event)? {
             Decoded::Event(position, envelope) => Some((position, bus.replay(&envelope))),
             Decoded::Undecodable => None,
         };
-        Ok(self.record(outcome))
+        self.finish(previous, outcome)
     }
 
     /// Like [`handle`](Replay::handle), dispatching through
@@ -435,13 +437,14 @@ impl Replay {
         bus: &Bus,
         event: Result<StoredEvent, StoreError>,
     ) -> Result<Step, StoreError> {
+        let previous = self.report.last_position;
         let outcome = match self.decode(bus, event)? {
             Decoded::Event(position, envelope) => {
                 Some((position, bus.replay_async(&envelope).await))
             }
             Decoded::Undecodable => None,
         };
-        Ok(self.record(outcome))
+        self.finish(previous, outcome)
     }
 
     /// Returns the report so far.
@@ -470,11 +473,12 @@ impl Replay {
         event: Result<StoredEvent, StoreError>,
         dispatch: impl FnOnce(&DynEnvelope) -> Report,
     ) -> Result<Step, StoreError> {
+        let previous = self.report.last_position;
         let outcome = match self.decode(bus, event)? {
             Decoded::Event(position, envelope) => Some((position, dispatch(&envelope))),
             Decoded::Undecodable => None,
         };
-        Ok(self.record(outcome))
+        self.finish(previous, outcome)
     }
 
     /// Like [`handle_live`](Replay::handle_live), dispatching through
@@ -484,13 +488,14 @@ impl Replay {
         bus: &Bus,
         event: Result<StoredEvent, StoreError>,
     ) -> Result<Step, StoreError> {
+        let previous = self.report.last_position;
         let outcome = match self.decode(bus, event)? {
             Decoded::Event(position, envelope) => {
                 Some((position, bus.dispatch_async(&envelope).await))
             }
             Decoded::Undecodable => None,
         };
-        Ok(self.record(outcome))
+        self.finish(previous, outcome)
     }
 
     /// Decodes one read item, recording and dead-lettering it when it does
@@ -528,6 +533,29 @@ impl Replay {
         }
     }
 
+    /// Records the outcome of one event, or stops before the event when an
+    /// `async` handler could not run because it was dispatched
+    /// synchronously. Such an event counts as not read, so that the next
+    /// replay or poll starts at it; `previous` is the last position before it.
+    fn finish(
+        &mut self,
+        previous: Option<u64>,
+        outcome: Option<(u64, Report)>,
+    ) -> Result<Step, StoreError> {
+        if let Some((position, report)) = &outcome {
+            if let Some((event, handler)) = needs_async(report) {
+                self.report.read -= 1;
+                self.report.last_position = previous;
+                return Err(StoreError::NeedsAsync {
+                    position: *position,
+                    event: event.to_owned(),
+                    handler: handler.to_owned(),
+                });
+            }
+        }
+        Ok(self.record(outcome))
+    }
+
     /// Records the bus report of a dispatched event, or nothing for an
     /// undecodable one, and decides whether to go on.
     fn record(&mut self, outcome: Option<(u64, Report)>) -> Step {
@@ -553,6 +581,19 @@ impl Replay {
 enum Decoded {
     Event(u64, DynEnvelope),
     Undecodable,
+}
+
+/// Returns the event and handler of the first `async` handler that a
+/// synchronous dispatch could not run, in the report or its follow-ups.
+fn needs_async(report: &Report) -> Option<(&'static str, &'static str)> {
+    let skipped = report
+        .failures()
+        .iter()
+        .find(|failure| matches!(failure.error(), HandlerError::NeedsAsync));
+    match skipped {
+        Some(failure) => Some((report.event(), failure.handler())),
+        None => report.follow_ups().iter().find_map(needs_async),
+    }
 }
 
 /// Keeps an undecodable stored event in the bus's dead-letter store.

@@ -92,7 +92,7 @@ impl SqliteCheckpoints {
         let location = path.as_ref().display().to_string();
         let connection = Connection::open(path.as_ref()).map_err(|source| StoreError::Open {
             location: location.clone(),
-            source,
+            error: source,
         })?;
         SqliteCheckpoints::prepare(connection, location)
     }
@@ -107,7 +107,7 @@ impl SqliteCheckpoints {
         let location = String::from(":memory:");
         let connection = Connection::open_in_memory().map_err(|source| StoreError::Open {
             location: location.clone(),
-            source,
+            error: source,
         })?;
         SqliteCheckpoints::prepare(connection, location)
     }
@@ -115,7 +115,7 @@ impl SqliteCheckpoints {
     fn prepare(connection: Connection, location: String) -> Result<SqliteCheckpoints, StoreError> {
         let open_error = |source| StoreError::Open {
             location: location.clone(),
-            source,
+            error: source,
         };
         connection
             .busy_timeout(SqliteStore::BUSY_TIMEOUT)
@@ -138,7 +138,7 @@ impl SqliteCheckpoints {
         move |source| StoreError::Database {
             location: location.clone(),
             operation,
-            source,
+            error: source,
         }
     }
 }

@@ -423,3 +423,44 @@ async fn replay_async_stop_on_error_stops_early() {
     assert_eq!(letters.len(), 1);
     assert!(letters[0].1.handler().unwrap().ends_with("record_grade"));
 }
+
+/// A certificate, whose handler is `async`, for the synchronous replay test.
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "replay.CertificateIssued")]
+struct CertificateIssued {
+    student: u64,
+}
+
+#[on(CertificateIssued, name = "replay.mail_certificate")]
+async fn mail_certificate(_: &CertificateIssued) {}
+
+#[test]
+fn sync_replay_stops_at_async_handler() {
+    let mut store = SqliteStore::in_memory().unwrap();
+    store
+        .append(&[
+            Envelope::new(CertificateIssued { student: 1 }),
+            Envelope::new(CertificateIssued { student: 2 }),
+        ])
+        .unwrap();
+
+    let error = replay(&store, &Bus::new(), ReadFrom::Start, ReplayOptions::new()).unwrap_err();
+
+    // The event counts as not read, so a replay with the async form starts at it.
+    assert_eq!(error.report().read, 0);
+    assert_eq!(error.report().last_position, None);
+    match error.store_error() {
+        StoreError::NeedsAsync {
+            position,
+            event,
+            handler,
+        } => {
+            assert_eq!(*position, 1);
+            assert_eq!(event, "replay.CertificateIssued");
+            assert_eq!(handler, "replay.mail_certificate");
+        }
+        other => panic!("expected NeedsAsync, got {other:?}"),
+    }
+    let message = error.to_string();
+    assert!(message.contains("replay_async"), "{message}");
+}

@@ -144,6 +144,20 @@ async fn record_delivery(delivery: &DeliveryMade, cx: Context<'_>) {
     DELIVERED.lock().unwrap().push(delivery.delivery);
 }
 
+/// A seat, whose handler is `async`, for the synchronous poll test.
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "subscription.SeatReserved")]
+struct SeatReserved {
+    seat: u64,
+}
+
+static RESERVED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+#[on(SeatReserved, name = "subscription.hold_seat")]
+async fn hold_seat(seat: &SeatReserved) {
+    RESERVED.lock().unwrap().push(seat.seat);
+}
+
 /// Checkpoints that make the process "crash" (panic outside any handler)
 /// when asked to save `crash_at`, after the event there was handled.
 struct CrashingCheckpoints {
@@ -567,4 +581,37 @@ async fn subscription_run_blocking_runs_async_handlers() {
     result.unwrap();
     assert_eq!(position, 2);
     assert_eq!(take(&DELIVERED), [1, 2]);
+}
+
+#[tokio::test]
+async fn sync_poll_stops_at_async_handler() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("events.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    store
+        .append(&[
+            Envelope::new(SeatReserved { seat: 1 }),
+            Envelope::new(SeatReserved { seat: 2 }),
+        ])
+        .unwrap();
+    let bus = Bus::new();
+    let mut seats = Subscription::new("seats", SqliteCheckpoints::open(&path).unwrap()).unwrap();
+
+    // The synchronous poll cannot run the handler, so it stops before the
+    // first event instead of moving the checkpoint past it.
+    let error = seats.poll(&store, &bus).unwrap_err();
+    assert!(
+        matches!(
+            error.store_error(),
+            StoreError::NeedsAsync { position: 1, .. }
+        ),
+        "{error}"
+    );
+    assert_eq!(seats.position(), 0);
+    assert_eq!(seats.checkpoints().load("seats").unwrap(), None);
+    assert!(bus.dead_letters().list().unwrap().is_empty());
+
+    let report = seats.poll_async(&store, &bus).await.unwrap();
+    assert_eq!(report.dispatched, 2);
+    assert_eq!(take(&RESERVED), [1, 2]);
 }

@@ -85,7 +85,7 @@ impl PostgresCheckpoints {
                 .prepare(sql)
                 .map_err(|source| StoreError::PostgresConnect {
                     location: location.clone(),
-                    source,
+                    error: source,
                 })
         };
         let load = prepare(&mut client, LOAD_CHECKPOINT)?;
@@ -109,7 +109,7 @@ impl PostgresCheckpoints {
         move |source| StoreError::Postgres {
             location: location.clone(),
             operation,
-            source,
+            error: source,
         }
     }
 }

@@ -174,7 +174,7 @@ impl PostgresStore {
             .parse()
             .map_err(|source| StoreError::PostgresConnect {
                 location: String::from("an invalid connection string"),
-                source,
+                error: source,
             })?;
         PostgresStore::connect_with(&config)
     }
@@ -198,7 +198,7 @@ impl PostgresStore {
             .connect(NoTls)
             .map_err(|source| StoreError::PostgresConnect {
                 location: location.clone(),
-                source,
+                error: source,
             })?;
         let schema = schema::create_if_missing(&mut client, &location)?;
         Ok(PostgresStore {
@@ -225,7 +225,7 @@ impl PostgresStore {
         move |source| StoreError::Postgres {
             location: location.clone(),
             operation,
-            source,
+            error: source,
         }
     }
 
@@ -405,7 +405,10 @@ fn encode_all<T: Appendable>(events: &[T]) -> Result<Vec<Cow<'_, [u8]>>, StoreEr
         .map(|(index, event)| {
             event
                 .to_cloudevents_json()
-                .map_err(|source| StoreError::Serialize { index, source })
+                .map_err(|source| StoreError::Serialize {
+                    index,
+                    error: source,
+                })
         })
         .collect()
 }

@@ -123,7 +123,7 @@ impl PostgresOutbox {
             move |source| StoreError::Postgres {
                 location: location.clone(),
                 operation,
-                source,
+                error: source,
             }
         };
         let transaction = self
@@ -225,7 +225,7 @@ impl PostgresOutboxTransaction<'_> {
         let error = |source| StoreError::Postgres {
             location: location.to_owned(),
             operation: "append events in an outbox transaction",
-            source,
+            error: source,
         };
         append_in(&mut self.transaction, stream, &attributes, &jsons, &error)
     }

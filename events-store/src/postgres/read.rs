@@ -71,7 +71,7 @@ impl<'a> PostgresEvents<'a> {
         let database_error = |source| StoreError::Postgres {
             location: self.location.to_owned(),
             operation: "read events",
-            source,
+            error: source,
         };
         let rows = {
             let mut client = self.client.borrow_mut();

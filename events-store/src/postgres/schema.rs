@@ -44,7 +44,7 @@ COMMENT ON TABLE events IS 'events-store schema version 1';
 pub(super) fn create_if_missing(client: &mut Client, location: &str) -> Result<String, StoreError> {
     let connect_error = |source| StoreError::PostgresConnect {
         location: location.to_owned(),
-        source,
+        error: source,
     };
     let mut transaction = client
         .build_transaction()
@@ -114,7 +114,7 @@ pub(super) fn create_checkpoints_if_missing(
 ) -> Result<(), StoreError> {
     let connect_error = |source| StoreError::PostgresConnect {
         location: location.to_owned(),
-        source,
+        error: source,
     };
     // Two connections running `CREATE TABLE IF NOT EXISTS` at once can
     // both miss the table and one then fails on a catalog constraint, so

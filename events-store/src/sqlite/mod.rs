@@ -86,7 +86,7 @@ impl SqliteStore {
         let location = path.as_ref().display().to_string();
         let open_error = |source| StoreError::Open {
             location: location.clone(),
-            source,
+            error: source,
         };
         let connection = Connection::open(path.as_ref()).map_err(open_error)?;
         connection
@@ -112,7 +112,7 @@ impl SqliteStore {
         let location = String::from(":memory:");
         let connection = Connection::open_in_memory().map_err(|source| StoreError::Open {
             location: location.clone(),
-            source,
+            error: source,
         })?;
         SqliteStore::prepare(connection, location)
     }
@@ -135,7 +135,7 @@ impl SqliteStore {
             .pragma_update(None, "synchronous", "FULL")
             .map_err(|source| StoreError::Open {
                 location: location.clone(),
-                source,
+                error: source,
             })?;
         let mut store = SqliteStore {
             connection,
@@ -151,7 +151,7 @@ impl SqliteStore {
         move |source| StoreError::Database {
             location: location.clone(),
             operation,
-            source,
+            error: source,
         }
     }
 
@@ -277,7 +277,10 @@ pub(crate) fn encode_all<T: Appendable>(events: &[T]) -> Result<Vec<Cow<'_, [u8]
         .map(|(index, event)| {
             event
                 .to_cloudevents_json()
-                .map_err(|source| StoreError::Serialize { index, source })
+                .map_err(|source| StoreError::Serialize {
+                    index,
+                    error: source,
+                })
         })
         .collect()
 }

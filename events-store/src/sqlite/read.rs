@@ -68,7 +68,7 @@ impl<'a> SqliteEvents<'a> {
         let database_error = |source| StoreError::Database {
             location: self.location.to_owned(),
             operation: "read events",
-            source,
+            error: source,
         };
         let mut statement = self
             .connection

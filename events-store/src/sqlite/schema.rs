@@ -37,7 +37,7 @@ pub(super) fn create_if_missing(
 ) -> Result<(), StoreError> {
     let open_error = |source| StoreError::Open {
         location: location.to_owned(),
-        source,
+        error: source,
     };
     // The write lock makes a second process opening a new file at the same
     // time wait, then find the schema in place.
