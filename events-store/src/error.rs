@@ -75,12 +75,26 @@ pub enum StoreError {
     #[error(
         "failed to connect to the PostgreSQL event store at {location}: {}; check the \
          connection string, that the server is running and accepts this user, and that the \
-         user may create tables in the first schema of its `search_path`",
+         first schema of its `search_path` exists and the user may create tables in it",
         postgres_reason(error)
     )]
     PostgresConnect {
         /// The server and database, without the password.
         location: String,
+        /// The error of the `postgres` client.
+        error: postgres::Error,
+    },
+
+    /// A PostgreSQL connection string could not be parsed.
+    #[cfg(feature = "postgres")]
+    #[error(
+        "invalid PostgreSQL connection string `{params}`: {error}; write `key=value` pairs \
+         such as `host=127.0.0.1 port=5432 user=shop dbname=shop`, or a URL such as \
+         `postgresql://shop@127.0.0.1:5432/shop`"
+    )]
+    InvalidConnectionString {
+        /// The connection string, with its password replaced by `***`.
+        params: String,
         /// The error of the `postgres` client.
         error: postgres::Error,
     },

@@ -162,6 +162,8 @@ fn main() {
         replay_skips_undecodable_rows,
         replay_async_handlers_from_blocking_thread,
         subscription_poll_blocking_runs_async_handlers,
+        connections_close_when_dropped_in_runtime,
+        connect_names_missing_search_path_schema,
         read_filters_by_name_stream_and_time,
         read_keeps_bad_rows_as_errors,
         connect_creates_schema_once,
@@ -1223,6 +1225,65 @@ fn subscription_poll_blocking_runs_async_handlers(schema: &mut TestSchema) {
     assert_eq!(schema.checkpoints().load("tracker").unwrap(), Some(3));
 }
 
+fn connections_close_when_dropped_in_runtime(schema: &mut TestSchema) {
+    let store = schema.store();
+    let outbox = schema.outbox();
+    let checkpoints = schema.checkpoints();
+    assert_eq!(open_connections(schema), 3);
+
+    // The client closes its connection through a runtime of its own, which
+    // may not start inside another: dropping it in async code must not panic.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        drop(store);
+        drop(outbox);
+        drop(checkpoints);
+    });
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while open_connections(schema) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} connections still open",
+            open_connections(schema)
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn connect_names_missing_search_path_schema(schema: &mut TestSchema) {
+    let mut config = schema.config.clone();
+    let missing = format!("{}_missing", schema.name);
+    config.options(&format!("-c search_path={missing}"));
+
+    let error = PostgresStore::connect_with(&config).unwrap_err();
+    assert!(
+        matches!(error, StoreError::PostgresConnect { .. }),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("search_path={missing}")),
+        "{message}"
+    );
+    assert!(message.contains("exists"), "{message}");
+}
+
+/// Counts the server connections of the test's stores, which carry the
+/// schema name as their application name.
+fn open_connections(schema: &mut TestSchema) -> i64 {
+    schema
+        .admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+            &[&schema.name],
+        )
+        .unwrap()
+        .get(0)
+}
+
 /// Runs without a server: nothing listens on port 1 of the loopback address.
 fn connect_reports_unreachable_server() -> Result<(), Failed> {
     let error = PostgresStore::connect(
@@ -1243,8 +1304,29 @@ fn connect_reports_unreachable_server() -> Result<(), Failed> {
 
     let invalid = PostgresStore::connect("host=127.0.0.1 port=not-a-number").unwrap_err();
     assert!(
-        matches!(invalid, StoreError::PostgresConnect { .. }),
+        matches!(invalid, StoreError::InvalidConnectionString { .. }),
         "{invalid:?}"
     );
+    let message = invalid.to_string();
+    assert!(
+        message.contains("`host=127.0.0.1 port=not-a-number`"),
+        "{message}"
+    );
+    assert!(message.contains("postgresql://"), "{message}");
+
+    // The password of a string that does not parse stays out of the message.
+    for params in [
+        "postgress://shop:secret@127.0.0.1/shop",
+        "host=127.0.0.1 password=secret port=x",
+        "postgresql://127.0.0.1/shop?password=secret&port=x",
+    ] {
+        let message = PostgresStore::connect(params).unwrap_err().to_string();
+        assert!(!message.contains("secret"), "{message}");
+        assert!(message.contains("***"), "{message}");
+    }
+
+    // Without a host, the location says so rather than naming a default.
+    let no_host = PostgresStore::connect("user=shop connect_timeout=5").unwrap_err();
+    assert!(no_host.to_string().contains("host=(none)"), "{no_host}");
     Ok(())
 }

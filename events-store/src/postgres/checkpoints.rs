@@ -4,7 +4,7 @@ use std::fmt;
 
 use ::postgres::{Client, Config, Statement};
 
-use super::{schema, to_u64, PostgresStore};
+use super::{schema, to_u64, OwnedClient, PostgresStore};
 use crate::error::StoreError;
 use crate::subscription::CheckpointStore;
 
@@ -46,7 +46,7 @@ const SAVE_CHECKPOINT: &str = "INSERT INTO checkpoints (name, position) VALUES (
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct PostgresCheckpoints {
-    client: Client,
+    client: OwnedClient,
     load: Statement,
     save: Statement,
     location: String,

@@ -1,6 +1,7 @@
 //! The PostgreSQL backend, behind the `postgres` feature.
 
 mod checkpoints;
+mod client;
 mod outbox;
 mod read;
 mod schema;
@@ -11,7 +12,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use ::postgres::config::Host;
-use ::postgres::{Client, Config, IsolationLevel, NoTls, Statement, Transaction};
+use ::postgres::{Config, IsolationLevel, NoTls, Statement, Transaction};
 
 use crate::appendable::{parse_attributes, Appendable, Attributes};
 use crate::error::StoreError;
@@ -20,6 +21,7 @@ use crate::stream::{Appended, ExpectedVersion};
 use crate::Store;
 
 pub use checkpoints::PostgresCheckpoints;
+use client::OwnedClient;
 pub use outbox::{PostgresOutbox, PostgresOutboxTransaction};
 pub use read::PostgresEvents;
 
@@ -105,8 +107,15 @@ const CHUNK_BYTES: usize = 8 * 1024 * 1024;
 /// From async code, call every method of the store, including
 /// [`connect`](PostgresStore::connect) and the iteration of
 /// [`read`](Store::read), inside `tokio::task::spawn_blocking` or on a
-/// dedicated thread. The store is [`Send`] but not [`Sync`]: share it
-/// behind a mutex, or connect one store per task.
+/// dedicated thread. Dropping a store is safe anywhere: inside a runtime,
+/// its connection is closed on a thread of its own. The store is [`Send`]
+/// but not [`Sync`]: share it behind a mutex, or connect one store per
+/// task.
+///
+/// To follow the store with `async` handlers, use
+/// [`Subscription::poll_blocking`](crate::Subscription::poll_blocking)
+/// inside `spawn_blocking`. The `_async` forms of polling and replay read
+/// the store inside the runtime, so they panic with this store.
 ///
 /// ```no_run
 /// # use events::{Envelope, Event}; use serde::{Deserialize, Serialize};
@@ -138,7 +147,7 @@ pub struct PostgresStore {
     /// The connection, in a `RefCell` because `Store::read` takes `&self`
     /// while the client needs `&mut` for every query. No borrow outlives
     /// one query, so reads never overlap another borrow.
-    client: RefCell<Client>,
+    client: RefCell<OwnedClient>,
     /// The server, database and schema, for error messages.
     location: String,
 }
@@ -155,9 +164,10 @@ impl PostgresStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::PostgresConnect`] when the string is invalid, the
-    /// server cannot be reached or rejects the user, or the table cannot be
-    /// created, and [`StoreError::UnsupportedSchema`] when an `events` table
+    /// [`StoreError::InvalidConnectionString`] when the string cannot be
+    /// parsed, [`StoreError::PostgresConnect`] when the server cannot be
+    /// reached or rejects the user, or the table cannot be created, and
+    /// [`StoreError::UnsupportedSchema`] when an `events` table
     /// of another schema version is visible.
     ///
     /// ```no_run
@@ -170,12 +180,13 @@ impl PostgresStore {
     // NOTE: only unencrypted connections are supported; a TLS connector
     // parameter would be needed for servers that require TLS.
     pub fn connect(params: &str) -> Result<PostgresStore, StoreError> {
-        let config: Config = params
-            .parse()
-            .map_err(|source| StoreError::PostgresConnect {
-                location: String::from("an invalid connection string"),
-                error: source,
-            })?;
+        let config: Config =
+            params
+                .parse()
+                .map_err(|error| StoreError::InvalidConnectionString {
+                    params: redact_password(params),
+                    error,
+                })?;
         PostgresStore::connect_with(&config)
     }
 
@@ -200,9 +211,15 @@ impl PostgresStore {
                 location: location.clone(),
                 error: source,
             })?;
-        let schema = schema::create_if_missing(&mut client, &location)?;
+        // The schema is created in the first schema of the `search_path`,
+        // so a failure there names it.
+        let setup_location = match search_path(config) {
+            Some(path) => format!("{location} search_path={path}"),
+            None => location.clone(),
+        };
+        let schema = schema::create_if_missing(&mut client, &setup_location)?;
         Ok(PostgresStore {
-            client: RefCell::new(client),
+            client: RefCell::new(OwnedClient::new(client)),
             location: format!("{location} schema={schema}"),
         })
     }
@@ -379,7 +396,7 @@ fn describe(config: &Config) -> String {
         .collect();
     let ports: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
     let hosts = if hosts.is_empty() {
-        String::from("localhost")
+        String::from("(none)")
     } else {
         hosts.join(",")
     };
@@ -396,6 +413,45 @@ fn describe(config: &Config) -> String {
         location.push_str(&format!(" user={user}"));
     }
     location
+}
+
+/// Returns the `search_path` that the options of `config` set, if any.
+fn search_path(config: &Config) -> Option<&str> {
+    let options = config.get_options()?;
+    let start = options.find("search_path=")? + "search_path=".len();
+    let rest = &options[start..];
+    let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// Replaces the password of a connection string, in `key=value` or URL
+/// form, with `***`, so that an error message can show the string.
+fn redact_password(params: &str) -> String {
+    let mut redacted = params.to_owned();
+    // The `user:password@` part of a URL.
+    if let Some(scheme_end) = redacted.find("://") {
+        let authority = scheme_end + 3;
+        let end = redacted[authority..]
+            .find(['/', '?'])
+            .map_or(redacted.len(), |offset| authority + offset);
+        if let Some(at) = redacted[authority..end].rfind('@') {
+            let user_info = authority..authority + at;
+            if let Some(colon) = redacted[user_info.clone()].find(':') {
+                redacted.replace_range(user_info.start + colon + 1..user_info.end, "***");
+            }
+        }
+    }
+    // `password=...` as a key of the `key=value` form or a URL parameter.
+    let mut from = 0;
+    while let Some(found) = redacted[from..].find("password=") {
+        let value = from + found + "password=".len();
+        let end = redacted[value..]
+            .find([' ', '&'])
+            .map_or(redacted.len(), |offset| value + offset);
+        redacted.replace_range(value..end, "***");
+        from = value + 3;
+    }
+    redacted
 }
 
 fn encode_all<T: Appendable>(events: &[T]) -> Result<Vec<Cow<'_, [u8]>>, StoreError> {

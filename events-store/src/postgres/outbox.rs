@@ -5,7 +5,7 @@ use std::ops::{Deref, DerefMut};
 
 use ::postgres::{Client, Config, IsolationLevel, Transaction};
 
-use super::{append_in, encode_all, parse_all, PostgresStore};
+use super::{append_in, encode_all, parse_all, OwnedClient, PostgresStore};
 use crate::appendable::Appendable;
 use crate::error::StoreError;
 use crate::stream::{Appended, ExpectedVersion};
@@ -43,7 +43,7 @@ use crate::stream::{Appended, ExpectedVersion};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct PostgresOutbox {
-    client: Client,
+    client: OwnedClient,
     location: String,
 }
 

@@ -3,8 +3,9 @@
 use std::cell::RefCell;
 use std::ops::Bound;
 
+use super::OwnedClient;
 use ::postgres::types::ToSql;
-use ::postgres::{Client, Row, Statement};
+use ::postgres::{Row, Statement};
 
 use crate::error::StoreError;
 use crate::query::{Query, ReadFrom};
@@ -33,7 +34,7 @@ use crate::stored::StoredEvent;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct PostgresEvents<'a> {
-    client: &'a RefCell<Client>,
+    client: &'a RefCell<OwnedClient>,
     location: &'a str,
     query: Query,
     sql: String,
@@ -48,7 +49,7 @@ pub struct PostgresEvents<'a> {
 }
 
 impl<'a> PostgresEvents<'a> {
-    pub(super) fn new(client: &'a RefCell<Client>, location: &'a str, query: Query) -> Self {
+    pub(super) fn new(client: &'a RefCell<OwnedClient>, location: &'a str, query: Query) -> Self {
         let next_position = match query.from {
             ReadFrom::Start => 1,
             ReadFrom::Position(position) => i64::try_from(position).unwrap_or(i64::MAX),
