@@ -1,18 +1,26 @@
 //! Killing a writer that appends in a loop loses no acknowledged event
-//! and leaves no half-written one.
+//! and leaves no half-written one, and killing an outbox relay loses no
+//! committed event.
 //!
-//! The test runs its own binary again as the writer: with
+//! The tests run their own binary again as the child process: with
 //! `EVENTS_STORE_CRASH_WRITER` set to a database path, `crash_writer`
 //! appends batches in a loop and prints `ack <position> <id>` for each
-//! event once its append has returned. The parent kills it with SIGKILL
-//! after enough acknowledgements and checks the file.
+//! event once its append has returned. With `EVENTS_STORE_CRASH_RELAY`
+//! set, `crash_relay` relays the outbox of that file and prints
+//! `handled <order>` from the handler, whose work for one order does not
+//! return. The parent kills each child with SIGKILL partway and checks what
+//! the file holds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
 
-use events::{Envelope, Event};
-use events_store::{ReadFrom, SqliteStore, Store};
+use events::{on, Bus, Envelope, Event};
+use events_store::{
+    CheckpointStore, OutboxRelay, ReadFrom, SqliteCheckpoints, SqliteOutbox, SqliteStore, Store,
+};
 use serde::{Deserialize, Serialize};
 
 const WRITER_ENV: &str = "EVENTS_STORE_CRASH_WRITER";
@@ -82,7 +90,8 @@ fn killed_writer_loses_no_acknowledged_event() {
             .next()
             .expect("the writer exited before enough acknowledgements")
             .unwrap();
-        let Some(ack) = line.strip_prefix("ack ") else {
+        // The first one follows the harness's `test crash_writer ... `.
+        let Some((_, ack)) = line.split_once("ack ") else {
             continue;
         };
         let (position, id) = ack.split_once(' ').unwrap();
@@ -119,4 +128,141 @@ fn killed_writer_loses_no_acknowledged_event() {
         stream_versions,
         (1..=stream_versions.len() as u64).collect::<Vec<_>>()
     );
+}
+
+const RELAY_ENV: &str = "EVENTS_STORE_CRASH_RELAY";
+
+/// Orders the parent commits before it starts the relay.
+const ORDERS: u64 = 300;
+
+/// The order whose handler, in the child, stops after its work and before
+/// it returns, so that the kill lands between the work and the checkpoint.
+const STALLED_ORDER: u64 = 101;
+
+/// An order paid, committed through the outbox with its row.
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "crash.OrderPaid")]
+struct OrderPaid {
+    order: u64,
+}
+
+/// The orders this process relayed.
+static RELAYED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+#[on(OrderPaid)]
+fn publish_payment(paid: &OrderPaid) {
+    RELAYED.lock().unwrap().push(paid.order);
+    if std::env::var_os(RELAY_ENV).is_some() {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "handled {}", paid.order).unwrap();
+        stdout.flush().unwrap();
+        if paid.order == STALLED_ORDER {
+            // Waits for the parent's SIGKILL.
+            std::thread::sleep(Duration::from_secs(600));
+        }
+    }
+}
+
+/// The relay side; does nothing unless the parent started this binary
+/// with `EVENTS_STORE_CRASH_RELAY`.
+#[test]
+fn crash_relay() {
+    let Ok(path) = std::env::var(RELAY_ENV) else {
+        return;
+    };
+    let store = SqliteStore::open(&path).unwrap();
+    let mut relay = OutboxRelay::new(SqliteCheckpoints::open(&path).unwrap()).unwrap();
+    relay.poll(&store, &Bus::new()).unwrap();
+}
+
+#[test]
+fn killed_relay_loses_no_committed_event() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("shop.db");
+    let mut outbox = SqliteOutbox::open(&path).unwrap();
+    outbox
+        .execute_batch("CREATE TABLE payments (order_id INTEGER PRIMARY KEY)")
+        .unwrap();
+    for order in 1..=ORDERS {
+        outbox
+            .transaction(|tx| {
+                tx.execute(
+                    "INSERT INTO payments (order_id) VALUES (?1)",
+                    [order as i64],
+                )?;
+                tx.append(&[Envelope::new(OrderPaid { order })])?;
+                Ok::<_, Box<dyn std::error::Error>>(())
+            })
+            .unwrap();
+    }
+
+    // The child's stderr does not inherit the parent's, so that a child
+    // left waiting by a failed assertion cannot hold the output of the test
+    // run open; the guard kills it on every exit path.
+    let mut child = KillOnDrop(
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "crash_relay", "--nocapture", "--test-threads=1"])
+            .env(RELAY_ENV, &path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut handled_by_child = BTreeSet::new();
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    while !handled_by_child.contains(&STALLED_ORDER) {
+        let line = lines
+            .next()
+            .expect("the relay exited before the kill")
+            .unwrap();
+        if let Some(order) = handled_order(&line) {
+            handled_by_child.insert(order);
+        }
+    }
+    drop(child);
+    assert_eq!(
+        handled_by_child,
+        (1..=STALLED_ORDER).collect::<BTreeSet<_>>()
+    );
+
+    // The checkpoint never passes an order whose handler did not finish.
+    let relay_checkpoint = OutboxRelay::<SqliteCheckpoints>::CHECKPOINT;
+    let checkpoint = SqliteCheckpoints::open(&path)
+        .unwrap()
+        .load(relay_checkpoint)
+        .unwrap();
+    assert_eq!(checkpoint, Some(STALLED_ORDER - 1));
+
+    // A restarted relay delivers every order after the checkpoint: each
+    // committed order is handled at least once, and only the stalled one,
+    // whose work was done but not marked, twice.
+    let store = SqliteStore::open(&path).unwrap();
+    let mut relay = OutboxRelay::new(SqliteCheckpoints::open(&path).unwrap()).unwrap();
+    assert_eq!(relay.relayed(), STALLED_ORDER - 1);
+    relay.poll(&store, &Bus::new()).unwrap();
+    assert_eq!(relay.relayed(), ORDERS);
+    let handled_after_restart: Vec<u64> = RELAYED.lock().unwrap().clone();
+    assert_eq!(
+        handled_after_restart,
+        (STALLED_ORDER..=ORDERS).collect::<Vec<_>>()
+    );
+}
+
+/// Reads the order of a `handled <order>` line. The first one follows the
+/// test harness's `test crash_relay ... ` on the same line.
+fn handled_order(line: &str) -> Option<u64> {
+    let (_, order) = line.split_once("handled ")?;
+    Some(order.trim().parse().unwrap())
+}
+
+/// A child process that is killed, with SIGKILL on Unix, and reaped when
+/// dropped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
