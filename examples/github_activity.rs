@@ -45,19 +45,27 @@
 //!
 //! `--from-store PATH` builds the report from a replay of every event in the
 //! store instead of reading GH Archive lines, through
-//! [`events_store::Replay`]. The store contains decoded events only, so the
-//! unknown types and decode failures of the file that filled it are not in
-//! this report. An event of the store that does not decode is counted under
-//! `decode_failures` with reason `undecodable stored event`, and a record's
-//! `line` is then its position in the store, as for handler failures.
+//! [`events_store::Replay`]. `PATH` must be an event store already: a
+//! missing file, a directory or another program's database is rejected, and
+//! nothing is created or written in it. The store contains decoded events
+//! only, so the unknown types and decode failures of the file that filled it
+//! are not in this report. An event of the store that does not decode is
+//! counted under `decode_failures` with reason `undecodable stored event`.
+//! The `line` of such a record, and of a handler failure, is then the
+//! event's position in the store, which the text report labels
+//! `position N`. When no event of the store decodes as a GitHub event, for
+//! example in a store of another application's events, the program prints
+//! the report, then an error that states this, and exits with status 1.
 //!
 //! Reading a file and replaying a store draw a progress bar on standard
 //! error when it is a terminal, and nothing otherwise.
 //!
 //! # Report
 //!
-//! The text report is printed by default. `--format json` prints an object
-//! with exactly these keys:
+//! The text report is printed by default. It lists the first
+//! [`LISTED_RECORDS`] records of the unknown types and of the decode
+//! failures, and counts the rest. `--format json` prints an object with
+//! exactly these keys, and lists every record:
 //!
 //! | key | value |
 //! |---|---|
@@ -86,14 +94,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal as _, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use anyhow::Context as _;
+use anyhow::{anyhow, bail, Context as _};
 use clap::{Parser, ValueEnum};
 use events::{on, Bus, DecodeError, DecodeErrorKind, Decoder, DynEnvelope, Event};
-use events_store::{ReadFrom, Replay, ReplayOptions, SqliteStore, Step, Store, StoreError};
+use events_store::{
+    ReadFrom, Replay, ReplayOptions, SqliteStore, Step, Store, StoreError, Undecodable,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -698,6 +708,10 @@ pub struct ActivityReport {
     /// Not part of the JSON report: see the top of this file.
     #[serde(skip)]
     pub handler_failures: Vec<HandlerFailureRecord>,
+    /// Whether the report was built from an event store, where the `line`
+    /// of each record and handler failure is a position in the store.
+    #[serde(skip)]
+    pub from_store: bool,
 }
 
 /// A repository with its number of events.
@@ -751,6 +765,10 @@ pub struct HandlerFailureRecord {
 /// How many repositories `top_repos` lists.
 const TOP_REPOS: usize = 5;
 
+/// How many records of the unknown types, and of the decode failures, the
+/// text report lists. The JSON report lists every record.
+pub const LISTED_RECORDS: usize = 5;
+
 impl ActivityReport {
     fn from_tally(tally: Tally) -> ActivityReport {
         let mut ranked: Vec<RepoActivity> = tally
@@ -774,6 +792,7 @@ impl ActivityReport {
             unknown_types: UnknownTypes::default(),
             decode_failures: DecodeFailures::default(),
             handler_failures: Vec::new(),
+            from_store: false,
         }
     }
 }
@@ -797,6 +816,7 @@ impl DecodeFailures {
 
 impl fmt::Display for ActivityReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unit = if self.from_store { "position" } else { "line" };
         writeln!(f, "Events:                {}", self.events_total)?;
         writeln!(
             f,
@@ -822,13 +842,13 @@ impl fmt::Display for ActivityReport {
         for (event_type, count) in &self.unknown_types.by_type {
             writeln!(f, "  {event_type:<20} {count:>6}")?;
         }
-        write_skipped(f, &self.unknown_types.records)?;
+        write_skipped(f, &self.unknown_types.records, unit)?;
 
         writeln!(f, "\nDecode failures:       {}", self.decode_failures.total)?;
         for (reason, count) in &self.decode_failures.by_reason {
             writeln!(f, "  {reason:<20} {count:>6}")?;
         }
-        write_skipped(f, &self.decode_failures.records)?;
+        write_skipped(f, &self.decode_failures.records, unit)?;
 
         writeln!(
             f,
@@ -838,7 +858,7 @@ impl fmt::Display for ActivityReport {
         for failure in &self.handler_failures {
             writeln!(
                 f,
-                "  line {}: {} in {}: {}",
+                "  {unit} {}: {} in {}: {}",
                 failure.line, failure.event_type, failure.handler, failure.message
             )?;
         }
@@ -846,13 +866,22 @@ impl fmt::Display for ActivityReport {
     }
 }
 
-fn write_skipped(f: &mut fmt::Formatter<'_>, records: &[SkippedRecord]) -> fmt::Result {
-    for record in records {
+/// Writes the first [`LISTED_RECORDS`] records, each labelled with `unit`
+/// (`line` or `position`) and its number, then how many are left out.
+fn write_skipped(f: &mut fmt::Formatter<'_>, records: &[SkippedRecord], unit: &str) -> fmt::Result {
+    for record in records.iter().take(LISTED_RECORDS) {
         let event_type = record.event_type.as_deref().unwrap_or("(no type)");
         writeln!(
             f,
-            "  line {}: {event_type}: {}: {}",
+            "  {unit} {}: {event_type}: {}: {}",
             record.line, record.reason, record.message
+        )?;
+    }
+    if records.len() > LISTED_RECORDS {
+        writeln!(
+            f,
+            "  ... and {} more; `--format json` lists every record",
+            records.len() - LISTED_RECORDS
         )?;
     }
     Ok(())
@@ -909,7 +938,9 @@ pub struct Outputs<'a> {
     pub progress: ProgressBar,
 }
 
-/// A failure of [`build_report_to`].
+/// A failure of [`build_report_to`]. Its message contains the cause, so
+/// [`source`](std::error::Error::source) returns `None`, as for
+/// [`StoreError`], and printing the chain of causes does not repeat it.
 #[derive(Debug)]
 pub enum PipelineError {
     /// Reading the input or writing the CloudEvents file failed.
@@ -927,21 +958,13 @@ impl fmt::Display for PipelineError {
                     "failed to read the input or write the CloudEvents file: {error}"
                 )
             }
-            PipelineError::Store(error) => {
-                write!(f, "failed to append to the event store: {error}")
-            }
+            // The store's message names the store, the operation and the fix.
+            PipelineError::Store(error) => error.fmt(f),
         }
     }
 }
 
-impl std::error::Error for PipelineError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            PipelineError::Io(error) => Some(error),
-            PipelineError::Store(error) => Some(error),
-        }
-    }
-}
+impl std::error::Error for PipelineError {}
 
 impl From<io::Error> for PipelineError {
     fn from(error: io::Error) -> PipelineError {
@@ -1155,7 +1178,7 @@ pub fn build_report_from_store(
                 line: undecodable.position,
                 event_type: stored.as_ref().map(|(_, _, name)| name.clone()),
                 reason: "undecodable stored event".to_owned(),
-                message: undecodable.error.clone(),
+                message: undecodable_cause(undecodable),
             });
         }
         if report.failed_positions.len() > failures_before {
@@ -1192,7 +1215,103 @@ pub fn build_report_from_store(
     let mut report = ActivityReport::from_tally(tally);
     report.decode_failures = decode_failures;
     report.handler_failures = handler_failures;
+    report.from_store = true;
     Ok(report)
+}
+
+/// Returns the error of an undecodable stored event without the words that
+/// the record shows already: its position, and the reason `undecodable
+/// stored event` that the replay puts first. An unreadable row keeps its
+/// `unreadable row` label.
+fn undecodable_cause(undecodable: &Undecodable) -> String {
+    let position = format!(" at position {}", undecodable.position);
+    let error = undecodable.error.replacen(&position, "", 1);
+    match error.strip_prefix("undecodable stored event: ") {
+        Some(cause) => cause.to_owned(),
+        None => error,
+    }
+}
+
+/// Opens the event store of `--from-store`, which must exist and be an
+/// event store, so that a wrong path creates nothing.
+///
+/// # Errors
+///
+/// Fails when `path` does not exist, is a directory, or is not an event
+/// store, with a message that names the case and what to pass instead.
+pub fn open_store_to_replay(path: &Path) -> anyhow::Result<SqliteStore> {
+    let error = match SqliteStore::open_existing(path) {
+        Ok(store) => return Ok(store),
+        Err(error) => error,
+    };
+    if path.is_dir() {
+        bail!(
+            "the event store {} is a directory; pass --from-store the SQLite file that \
+             --store wrote",
+            path.display()
+        );
+    }
+    if !path.exists() {
+        bail!(
+            "no event store at {}; fill one with --store first",
+            path.display()
+        );
+    }
+    if let StoreError::NotAnEventStore { .. } = error {
+        bail!(
+            "{} is not an event store: it has no `events` table of events-store; pass \
+             --from-store the SQLite file that --store wrote",
+            path.display()
+        );
+    }
+    Err(error.into())
+}
+
+/// Opens the event store of `--store`, creating it if it is missing.
+///
+/// # Errors
+///
+/// Fails when `path` is a directory, or the store cannot be opened or
+/// created.
+pub fn open_store_to_fill(path: &Path) -> anyhow::Result<SqliteStore> {
+    SqliteStore::open(path).map_err(|error| {
+        if path.is_dir() {
+            return anyhow!(
+                "the event store {} is a directory; pass --store the path of an SQLite file, \
+                 such as events.sqlite3 inside it",
+                path.display()
+            );
+        }
+        anyhow::Error::from(error)
+    })
+}
+
+/// Checks that a report built from the event store at `path` counted at
+/// least one GitHub event. An empty report from a store means that the
+/// store contains no events, or only events of other types.
+///
+/// # Errors
+///
+/// Fails when the report counted no event, with a message that gives the
+/// reason: a store without events, or with events of other types only.
+pub fn check_store_report(path: &Path, report: &ActivityReport) -> anyhow::Result<()> {
+    if report.events_total > 0 {
+        return Ok(());
+    }
+    let stored = report.decode_failures.total;
+    if stored == 0 {
+        bail!(
+            "the event store {} contains no events; fill it from a GH Archive file with \
+             --store first",
+            path.display()
+        );
+    }
+    bail!(
+        "found no GitHub event in the event store {}: none of its {stored} events decodes as \
+         one of the GitHub event types (see the decode failures); pass --from-store a store \
+         that --store filled from GH Archive records",
+        path.display()
+    )
 }
 
 /// Returns a progress bar on standard error, hidden when `shown` is false.
@@ -1291,7 +1410,7 @@ struct Args {
     #[arg(long, value_name = "PATH")]
     store: Option<PathBuf>,
 
-    /// Build the report from a replay of the SQLite event store PATH instead of reading GH Archive records
+    /// Build the report from a replay of the SQLite event store PATH, which must exist (fill it with --store), instead of reading GH Archive records
     #[arg(long, value_name = "PATH", conflicts_with_all = ["path", "store", "write_cloudevents", "max_event_size"])]
     from_store: Option<PathBuf>,
 }
@@ -1319,19 +1438,13 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let shows_progress = io::stderr().is_terminal();
     if let Some(path) = &args.from_store {
-        // `SqliteStore::open` creates a missing file, which a replay must not do.
-        if !path.is_file() {
-            anyhow::bail!(
-                "no event store at {}; fill one with --store first",
-                path.display()
-            );
-        }
-        let store = SqliteStore::open(path)
-            .with_context(|| format!("failed to open the event store {}", path.display()))?;
+        let store = open_store_to_replay(path)?;
         let progress = progress_bar(shows_progress, None, "events replayed");
-        let report = build_report_from_store(&store, &progress)
-            .with_context(|| format!("failed to replay the event store {}", path.display()))?;
-        return print_report(args.format, &report);
+        // The errors of the replay name the store already.
+        let report = build_report_from_store(&store, &progress)?;
+        let code = print_report(args.format, &report)?;
+        check_store_report(path, &report)?;
+        return Ok(code);
     }
 
     let (input, input_size): (Box<dyn BufRead>, Option<u64>) = match args.path.as_deref() {
@@ -1345,11 +1458,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
     };
     let mut store = match &args.store {
-        Some(path) => {
-            let store = SqliteStore::open(path)
-                .with_context(|| format!("failed to open the event store {}", path.display()))?;
-            Some(StoreWriter::new(store))
-        }
+        Some(path) => Some(StoreWriter::new(open_store_to_fill(path)?)),
         None => None,
     };
 

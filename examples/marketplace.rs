@@ -95,7 +95,9 @@
 //! a store keeps every day stored in it and no run overwrites an earlier one.
 //!
 //! `--replay-store PATH` replays the last day of the store at `PATH` into
-//! handlers on a new bus with new state. It reads the day's stream back,
+//! handlers on a new bus with new state. `PATH` must be an event store
+//! already: a missing file, a directory or another program's database is
+//! rejected, and nothing is created or written in it. It reads the day's stream back,
 //! decodes each event with [`events_store::StoredEvent::decode`] and
 //! dispatches it with [`Bus::replay_async`], so handlers see
 //! `Context::is_replay` and, as with `--read`, emit no follow-ups. It prints
@@ -143,7 +145,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use anyhow::{bail, Context as _};
+use anyhow::{anyhow, bail, Context as _};
 use clap::Parser;
 use events::catalog::{AsyncApiInfo, Catalog};
 use events::compat::{self, Break, Lock, Mode};
@@ -1121,9 +1123,11 @@ journal_handler!(
 /// Simulates a day of an online marketplace on typed events and prints what happened.
 ///
 /// Prints the catalog of registered events and handlers, then either
-/// simulates a day (the default) or replays one saved with `--write`.
+/// simulates a day (the default) or replays one saved with `--write` or
+/// stored with `--store`. A simulated day is appended to an SQLite event
+/// store file unless `--no-store` is given: see `--store` for where.
 #[derive(Parser, Debug, Clone, PartialEq, Eq)]
-#[command(name = "marketplace")]
+#[command(name = "marketplace", after_help = progress_help())]
 pub struct Options {
     /// Seed of the random generator that shapes the day. Equal seeds give equal counts.
     #[arg(long, default_value_t = 42)]
@@ -1208,6 +1212,14 @@ pub struct Options {
     /// standard error. `main` sets it when standard error is a terminal.
     #[arg(skip)]
     pub progress: bool,
+}
+
+/// Returns the paragraph of `--help` on the progress bar, with its threshold.
+fn progress_help() -> String {
+    format!(
+        "Storing or replaying at least {PROGRESS_FROM_EVENTS} envelopes draws a progress bar on \
+         standard error when it is a terminal."
+    )
 }
 
 /// A compatibility mode of `--mode`, as [`events::compat::Mode`] defines it.
@@ -1885,11 +1897,29 @@ fn progress_bar(progress: bool, total: u64, action: &'static str) -> ProgressBar
 /// that store a day in the same store at the same time cannot share a
 /// stream: the later one fails with a conflict.
 fn store_day(path: &Path, json_lines: &[String], progress: bool) -> anyhow::Result<StoredDay> {
-    let mut store = SqliteStore::open(path)
-        .with_context(|| format!("failed to open the event store `{}`", path.display()))?;
-    let days = stored_days(&store)
-        .with_context(|| format!("failed to read the days stored in `{}`", path.display()))?;
+    let mut store = SqliteStore::open(path).map_err(|error| {
+        if path.is_dir() {
+            return anyhow!(
+                "the event store `{}` is a directory; set --store or {STORE_ENV} to the path \
+                 of an SQLite file, such as `day.sqlite3` inside it",
+                path.display()
+            );
+        }
+        anyhow::Error::from(error)
+    })?;
+    let days = stored_days(&store).context("failed to count the days in the event store")?;
     let stream = day_stream(days + 1);
+
+    // A store error names the store, its cause and the fix, except for a
+    // conflict, which here means that another run stored a day at once.
+    let append_error = |error| match error {
+        StoreError::Conflict { .. } => anyhow!(
+            "another run appended to stream `{stream}` of the event store `{}` at the same \
+             time; run again to store this day as the next stream",
+            path.display()
+        ),
+        error => anyhow::Error::from(error),
+    };
 
     // NOTE: the JSON of every envelope stays in memory until the day ends,
     // so a day of many orders needs memory in proportion.
@@ -1899,12 +1929,7 @@ fn store_day(path: &Path, json_lines: &[String], progress: bool) -> anyhow::Resu
         let expected = ExpectedVersion::Exact(version);
         let appended = store
             .append_to_stream(&stream, expected, batch)
-            .with_context(|| {
-                format!(
-                    "failed to append to stream `{stream}` of the event store `{}`",
-                    path.display()
-                )
-            })?;
+            .map_err(append_error)?;
         version += appended.iter().filter(|event| !event.duplicate).count() as u64;
         bar.inc(batch.len() as u64);
     }
@@ -1915,6 +1940,38 @@ fn store_day(path: &Path, json_lines: &[String], progress: bool) -> anyhow::Resu
         stream,
         events: version,
     })
+}
+
+/// Opens the event store of `--replay-store` at `path`, which must exist and
+/// be an event store, so that a wrong path creates nothing.
+fn open_day_store(path: &Path) -> anyhow::Result<SqliteStore> {
+    let error = match SqliteStore::open_existing(path) {
+        Ok(store) => return Ok(store),
+        Err(error) => error,
+    };
+    if path.is_dir() {
+        bail!(
+            "the event store `{}` is a directory; pass --replay-store the SQLite file that \
+             --store wrote, such as the default `{}`",
+            path.display(),
+            default_store_path().display()
+        );
+    }
+    if !path.exists() {
+        bail!(
+            "no event store at `{}`; store a day there first with --store",
+            path.display()
+        );
+    }
+    if let StoreError::NotAnEventStore { .. } = error {
+        bail!(
+            "`{}` is not an event store: it has no `events` table of events-store; pass \
+             --replay-store the SQLite file that --store wrote, such as the default `{}`",
+            path.display(),
+            default_store_path().display()
+        );
+    }
+    Err(error.into())
 }
 
 /// Reads the last day of the event store at `path` back and dispatches each
@@ -1932,20 +1989,12 @@ async fn replay_stored_day(
     path: &Path,
     progress: bool,
 ) -> anyhow::Result<(StoredDay, Vec<UndecodableLine>)> {
-    // `SqliteStore::open` creates a missing file, which a replay must not do.
-    if !path.is_file() {
-        bail!(
-            "no event store at `{}` for --replay-store; store a day there first with --store",
-            path.display()
-        );
-    }
-    let store = SqliteStore::open(path)
-        .with_context(|| format!("failed to open the event store `{}`", path.display()))?;
-    let days = stored_days(&store)
-        .with_context(|| format!("failed to read the days stored in `{}`", path.display()))?;
+    let store = open_day_store(path)?;
+    let days = stored_days(&store).context("failed to count the days in the event store")?;
     if days == 0 {
         bail!(
-            "the event store `{}` contains no day: it has no stream `{}`",
+            "the event store `{}` contains no day: it has no stream `{}`; store a day there \
+             first with --store",
             path.display(),
             day_stream(1)
         );
@@ -1973,12 +2022,7 @@ async fn replay_stored_day(
                 continue;
             }
             Err(error) => {
-                return Err(error).with_context(|| {
-                    format!(
-                        "failed to read stream `{stream}` of the event store `{}`",
-                        path.display()
-                    )
-                })
+                return Err(error).with_context(|| format!("failed to replay stream `{stream}`"))
             }
         };
         match stored.decode() {

@@ -15,14 +15,15 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use events::Decoder;
-use events_store::{ReadFrom, SqliteStore, Store};
+use events_store::{ExpectedVersion, ReadFrom, SqliteCheckpoints, SqliteStore, Store, StoreError};
 use indicatif::ProgressBar;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use serde_json::{json, Value};
 
 use github_activity::{
-    build_report, build_report_from_store, build_report_to, build_report_with, map_record,
-    ActivityReport, Outputs, RepoActivity, StoreWriter,
+    build_report, build_report_from_store, build_report_to, build_report_with, check_store_report,
+    map_record, open_store_to_replay, ActivityReport, Outputs, PipelineError, RepoActivity,
+    StoreWriter, LISTED_RECORDS,
 };
 
 /// A test that reads the GH Archive sample at the given path.
@@ -79,6 +80,44 @@ fn main() {
         Trial::test(
             "store_report_lists_undecodable_event",
             store_report_lists_undecodable_event,
+        ),
+        Trial::test("text_report_caps_records", text_report_caps_records),
+        Trial::test(
+            "store_text_report_labels_positions",
+            store_text_report_labels_positions,
+        ),
+        Trial::test(
+            "store_text_report_caps_records",
+            store_text_report_caps_records,
+        ),
+        Trial::test(
+            "store_of_other_events_fails_check",
+            store_of_other_events_fails_check,
+        ),
+        Trial::test("empty_store_fails_check", empty_store_fails_check),
+        Trial::test(
+            "store_with_github_events_passes_check",
+            store_with_github_events_passes_check,
+        ),
+        Trial::test(
+            "replay_open_rejects_missing_file",
+            replay_open_rejects_missing_file,
+        ),
+        Trial::test(
+            "replay_open_rejects_directory",
+            replay_open_rejects_directory,
+        ),
+        Trial::test(
+            "replay_open_leaves_empty_file_unchanged",
+            replay_open_leaves_empty_file_unchanged,
+        ),
+        Trial::test(
+            "replay_open_rejects_foreign_database",
+            replay_open_rejects_foreign_database,
+        ),
+        Trial::test(
+            "pipeline_store_error_is_not_repeated",
+            pipeline_store_error_is_not_repeated,
         ),
     ];
 
@@ -842,5 +881,244 @@ fn sample_report_from_store_matches_file(path: &Path) -> Result<(), Failed> {
     assert_eq!(writer.appended, from_file.events_total);
     assert_same_figures(&from_store, &from_file);
     assert_eq!(from_store.to_string(), from_file.to_string());
+    Ok(())
+}
+
+/// Returns a CloudEvents JSON event of a type that has no event struct here.
+fn other_event(id: usize) -> String {
+    json!({
+        "specversion": "1.0",
+        "id": format!("product-{id}"),
+        "source": "https://shop.example",
+        "type": "ProductCreated",
+        "data": {"sku": format!("SKU-{id}")},
+    })
+    .to_string()
+}
+
+/// Creates an event store at `path` that contains `count` events of a type
+/// that has no event struct here.
+fn store_other_events(path: &Path, count: usize) -> Result<(), Failed> {
+    let events: Vec<String> = (1..=count).map(other_event).collect();
+    SqliteStore::open(path)?.append(&events)?;
+    Ok(())
+}
+
+/// Returns the lines of a text report that list a record or failure by
+/// `unit` (`line` or `position`).
+fn listed_lines<'a>(text: &'a str, unit: &str) -> Vec<&'a str> {
+    let prefix = format!("  {unit} ");
+    text.lines()
+        .filter(|line| line.starts_with(&prefix))
+        .collect()
+}
+
+fn text_report_caps_records() -> Result<(), Failed> {
+    let extra = 3;
+    let lines: Vec<String> = (0..LISTED_RECORDS + extra)
+        .map(|_| "not json".to_owned())
+        .collect();
+    let report = report_of(&lines)?;
+    let text = report.to_string();
+
+    assert_eq!(report.decode_failures.records.len(), LISTED_RECORDS + extra);
+    assert_eq!(
+        listed_lines(&text, "line").len(),
+        LISTED_RECORDS,
+        "report:\n{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "  ... and {extra} more; `--format json` lists every record"
+        )),
+        "report:\n{text}"
+    );
+    let json = serde_json::to_value(&report)?;
+    assert_eq!(
+        json["decode_failures"]["records"].as_array().map(Vec::len),
+        Some(LISTED_RECORDS + extra)
+    );
+    Ok(())
+}
+
+fn store_text_report_labels_positions() -> Result<(), Failed> {
+    let directory = tempfile::tempdir()?;
+    let path = directory.path().join("events.sqlite3");
+    store_other_events(&path, 1)?;
+    let mut payload = push_payload(2);
+    payload["size"] = json!(1);
+    let lines = [record("2", "PushEvent", "alice", "alice/app", payload)];
+    report_into_store(&lines, &path)?;
+
+    let report = report_from_store(&path)?;
+    let text = report.to_string();
+
+    assert!(report.from_store);
+    assert_eq!(
+        report.decode_failures.records[0].message,
+        "unknown event `ProductCreated` (version 1): no event with this name is registered; \
+         add `#[derive(Event)]` with `#[event(name = \"ProductCreated\")]` to its payload type \
+         and link it into the program"
+    );
+    assert!(
+        text.contains("  position 1: ProductCreated: undecodable stored event: unknown event `ProductCreated`"),
+        "report:\n{text}"
+    );
+    assert!(
+        text.contains("  position 2: PushEvent in "),
+        "report:\n{text}"
+    );
+    assert!(listed_lines(&text, "line").is_empty(), "report:\n{text}");
+    assert!(!text.contains("at position"), "report:\n{text}");
+    Ok(())
+}
+
+fn store_text_report_caps_records() -> Result<(), Failed> {
+    let directory = tempfile::tempdir()?;
+    let path = directory.path().join("events.sqlite3");
+    let extra = 4;
+    store_other_events(&path, LISTED_RECORDS + extra)?;
+
+    let report = report_from_store(&path)?;
+    let text = report.to_string();
+
+    assert_eq!(
+        report.decode_failures.total,
+        (LISTED_RECORDS + extra) as u64
+    );
+    assert_eq!(
+        listed_lines(&text, "position").len(),
+        LISTED_RECORDS,
+        "report:\n{text}"
+    );
+    assert!(
+        text.contains(&format!("  ... and {extra} more;")),
+        "report:\n{text}"
+    );
+    Ok(())
+}
+
+fn store_of_other_events_fails_check() -> Result<(), Failed> {
+    let directory = tempfile::tempdir()?;
+    let path = directory.path().join("shop.sqlite3");
+    store_other_events(&path, 3)?;
+    let report = report_from_store(&path)?;
+
+    let error = match check_store_report(&path, &report) {
+        Ok(()) => return Err("a store without GitHub events passed the check".into()),
+        Err(error) => error.to_string(),
+    };
+
+    assert_eq!(report.events_total, 0);
+    assert!(error.contains("found no GitHub event"), "error: {error}");
+    assert!(error.contains("none of its 3 events"), "error: {error}");
+    assert_eq!(
+        error.matches(&path.display().to_string()).count(),
+        1,
+        "error: {error}"
+    );
+    Ok(())
+}
+
+fn empty_store_fails_check() -> Result<(), Failed> {
+    let directory = tempfile::tempdir()?;
+    let path = directory.path().join("events.sqlite3");
+    drop(SqliteStore::open(&path)?);
+    let report = report_from_store(&path)?;
+
+    let error = match check_store_report(&path, &report) {
+        Ok(()) => return Err("an empty store passed the check".into()),
+        Err(error) => error.to_string(),
+    };
+
+    assert!(error.contains("contains no events"), "error: {error}");
+    Ok(())
+}
+
+fn store_with_github_events_passes_check() -> Result<(), Failed> {
+    let directory = tempfile::tempdir()?;
+    let path = directory.path().join("events.sqlite3");
+    store_other_events(&path, 2)?;
+    report_into_store(&[watch("1", "alice", "alice/app")], &path)?;
+    let report = report_from_store(&path)?;
+
+    check_store_report(&path, &report)?;
+
+    assert_eq!(report.events_total, 1);
+    assert_eq!(report.decode_failures.total, 2);
+    Ok(())
+}
+
+/// Returns the error of opening `path` for `--from-store`.
+fn replay_open_error(path: &Path) -> Result<String, Failed> {
+    match open_store_to_replay(path) {
+        Ok(store) => Err(format!("opened {store:?}").into()),
+        Err(error) => Ok(format!("{error:#}")),
+    }
+}
+
+fn replay_open_rejects_missing_file() -> Result<(), Failed> {
+    let directory = tempfile::tempdir()?;
+    let path = directory.path().join("missing.sqlite3");
+
+    let error = replay_open_error(&path)?;
+
+    assert!(error.starts_with("no event store at "), "error: {error}");
+    assert!(error.contains("missing.sqlite3"), "error: {error}");
+    assert!(!path.exists(), "the store was created");
+    Ok(())
+}
+
+fn replay_open_rejects_directory() -> Result<(), Failed> {
+    let directory = tempfile::tempdir()?;
+
+    let error = replay_open_error(directory.path())?;
+
+    assert!(error.contains("is a directory"), "error: {error}");
+    assert!(
+        error.contains("pass --from-store the SQLite file"),
+        "error: {error}"
+    );
+    assert_eq!(std::fs::read_dir(directory.path())?.count(), 0);
+    Ok(())
+}
+
+fn replay_open_leaves_empty_file_unchanged() -> Result<(), Failed> {
+    let directory = tempfile::tempdir()?;
+    let path = directory.path().join("empty.sqlite3");
+    std::fs::write(&path, b"")?;
+
+    let error = replay_open_error(&path)?;
+
+    assert!(error.contains("is not an event store"), "error: {error}");
+    assert_eq!(std::fs::metadata(&path)?.len(), 0);
+    Ok(())
+}
+
+fn replay_open_rejects_foreign_database() -> Result<(), Failed> {
+    let directory = tempfile::tempdir()?;
+    let path = directory.path().join("app.sqlite3");
+    // An SQLite database with a `checkpoints` table and no `events` table.
+    drop(SqliteCheckpoints::open(&path)?);
+
+    let first = replay_open_error(&path)?;
+    let second = replay_open_error(&path)?;
+
+    assert!(first.contains("is not an event store"), "error: {first}");
+    // The first attempt created no `events` table, so the second fails alike.
+    assert_eq!(second, first);
+    Ok(())
+}
+
+fn pipeline_store_error_is_not_repeated() -> Result<(), Failed> {
+    let error = PipelineError::Store(StoreError::Conflict {
+        stream: "repo-1".to_owned(),
+        expected: ExpectedVersion::Exact(2),
+        actual: 0,
+    });
+
+    let message = format!("{:#}", anyhow::Error::new(error));
+
+    assert_eq!(message.matches("stream `repo-1`").count(), 1, "{message}");
     Ok(())
 }

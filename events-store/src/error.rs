@@ -55,6 +55,18 @@ pub enum StoreError {
         supported: i64,
     },
 
+    /// The SQLite file has no `events` table of this crate, so it is not
+    /// an event store. [`SqliteStore::open_existing`](crate::SqliteStore::open_existing)
+    /// created and changed nothing in it.
+    #[error(
+        "{location} is not an event store: it has no `events` table of events-store; \
+         pass the path of a file that `SqliteStore::open` created"
+    )]
+    NotAnEventStore {
+        /// The file path.
+        location: String,
+    },
+
     /// A database operation failed.
     #[error(
         "failed to {operation} in the event store at {location}: {error}; \

@@ -644,3 +644,144 @@ fn open_uses_wal_mode() {
 
     assert_eq!(mode, "wal");
 }
+
+/// Returns the names of the tables in the SQLite file at `path`.
+fn table_names(path: &std::path::Path) -> Vec<String> {
+    let connection = rusqlite::Connection::open(path).unwrap();
+    let mut statement = connection
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap();
+    let names = statement
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    names
+}
+
+#[test]
+fn open_existing_rejects_missing_file() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("missing.db");
+
+    let error = SqliteStore::open_existing(&path).unwrap_err();
+
+    assert!(matches!(error, StoreError::Open { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("missing.db"), "{message}");
+    assert!(message.contains("the file does not exist"), "{message}");
+    assert!(!path.exists(), "the file was created");
+}
+
+#[test]
+fn open_existing_leaves_empty_file_unchanged() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("empty.db");
+    std::fs::write(&path, b"").unwrap();
+
+    let error = SqliteStore::open_existing(&path).unwrap_err();
+
+    assert!(
+        matches!(error, StoreError::NotAnEventStore { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("empty.db"), "{error}");
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+}
+
+#[test]
+fn open_existing_rejects_foreign_database() {
+    // Other programs set `user_version` for their own schemas, 1 included.
+    for user_version in [0, 1, 7] {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("foreign.db");
+        let foreign = rusqlite::Connection::open(&path).unwrap();
+        foreign
+            .execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+            .unwrap();
+        foreign
+            .pragma_update(None, "user_version", user_version)
+            .unwrap();
+        drop(foreign);
+
+        let error = SqliteStore::open_existing(&path).unwrap_err();
+
+        assert!(
+            matches!(error, StoreError::NotAnEventStore { .. }),
+            "user_version {user_version}: {error:?}"
+        );
+        assert_eq!(table_names(&path), ["users"], "user_version {user_version}");
+    }
+}
+
+#[test]
+fn open_existing_rejects_text_file() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("notes.db");
+    std::fs::write(&path, b"not a database\n").unwrap();
+
+    let error = SqliteStore::open_existing(&path).unwrap_err();
+
+    assert!(matches!(error, StoreError::Open { .. }), "{error:?}");
+    assert!(
+        error.to_string().contains("file is not a database"),
+        "{error}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), b"not a database\n");
+}
+
+#[test]
+fn open_existing_rejects_directory() {
+    let directory = tempfile::tempdir().unwrap();
+
+    let error = SqliteStore::open_existing(directory.path()).unwrap_err();
+
+    assert!(matches!(error, StoreError::Open { .. }), "{error:?}");
+    assert!(
+        error.to_string().contains("the path is a directory"),
+        "{error}"
+    );
+    assert_eq!(std::fs::read_dir(directory.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn open_existing_reads_and_appends_to_store() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("events.db");
+    SqliteStore::open(&path)
+        .unwrap()
+        .append(&[placed(1), placed(2)])
+        .unwrap();
+
+    let mut store = SqliteStore::open_existing(&path).unwrap();
+
+    assert_eq!(store.location(), path.display().to_string());
+    assert_eq!(positions(&store, ReadFrom::Start), [1, 2]);
+    store.append(&[placed(3)]).unwrap();
+    assert_eq!(positions(&store, ReadFrom::Start), [1, 2, 3]);
+}
+
+#[test]
+fn open_existing_rejects_unknown_schema_version() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("events.db");
+    drop(SqliteStore::open(&path).unwrap());
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 2)
+        .unwrap();
+
+    let error = SqliteStore::open_existing(&path).unwrap_err();
+
+    assert!(
+        matches!(
+            error,
+            StoreError::UnsupportedSchema {
+                found: 2,
+                supported: 1,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}

@@ -8,7 +8,10 @@ use std::fmt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{
+    ffi, params, Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction,
+    TransactionBehavior,
+};
 
 use crate::appendable::{parse_attributes, Appendable, Attributes};
 use crate::error::StoreError;
@@ -96,6 +99,64 @@ impl SqliteStore {
         SqliteStore::prepare(connection, location)
     }
 
+    /// Opens the store in the SQLite file at `path` only when the file
+    /// already contains one, for readers such as a replay. Unlike
+    /// [`open`](SqliteStore::open), it creates neither the file nor the
+    /// schema, and writes nothing to a file that is not an event store.
+    /// It opens the file for reading and writing, so that WAL mode works
+    /// and the store can also be appended to.
+    ///
+    /// # Errors
+    ///
+    /// - [`StoreError::Open`] when the file does not exist, the path is a
+    ///   directory, or the file is not an SQLite database.
+    /// - [`StoreError::NotAnEventStore`] when the file is an SQLite
+    ///   database without the `events` table of this crate, such as an
+    ///   empty file or another program's database.
+    /// - [`StoreError::UnsupportedSchema`] when an events-store with another
+    ///   schema version wrote it.
+    ///
+    /// ```
+    /// use events_store::{ReadFrom, SqliteStore, Store, StoreError};
+    ///
+    /// let directory = tempfile::tempdir().unwrap();
+    /// let path = directory.path().join("events.db");
+    ///
+    /// let error = SqliteStore::open_existing(&path).unwrap_err();
+    /// assert!(matches!(error, StoreError::Open { .. }));
+    /// assert!(!path.exists());
+    ///
+    /// drop(SqliteStore::open(&path)?);
+    /// let store = SqliteStore::open_existing(&path)?;
+    /// assert_eq!(store.read(ReadFrom::Start).count(), 0);
+    /// # Ok::<(), StoreError>(())
+    /// ```
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref();
+        let location = path.display().to_string();
+        let open_error = |source| StoreError::Open {
+            location: location.clone(),
+            error: source,
+        };
+        // The flags of `Connection::open` without `SQLITE_OPEN_CREATE`.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let connection = Connection::open_with_flags(path, flags)
+            .map_err(|source| open_error(explain_open_failure(path, source)))?;
+        connection
+            .busy_timeout(Self::BUSY_TIMEOUT)
+            .map_err(open_error)?;
+        // Checked before the switch to WAL mode, which writes to the file.
+        schema::check_existing(&connection, &location)?;
+        switch_to_wal(&connection).map_err(open_error)?;
+        make_durable(&connection).map_err(open_error)?;
+        Ok(SqliteStore {
+            connection,
+            location,
+        })
+    }
+
     /// Opens a store that lives in memory and disappears when dropped, for tests.
     ///
     /// ```
@@ -129,14 +190,10 @@ impl SqliteStore {
     }
 
     fn prepare(connection: Connection, location: String) -> Result<SqliteStore, StoreError> {
-        // FULL makes each commit wait for the disk, so an acknowledged
-        // append survives a power loss, not only a crash of the process.
-        connection
-            .pragma_update(None, "synchronous", "FULL")
-            .map_err(|source| StoreError::Open {
-                location: location.clone(),
-                error: source,
-            })?;
+        make_durable(&connection).map_err(|source| StoreError::Open {
+            location: location.clone(),
+            error: source,
+        })?;
         let mut store = SqliteStore {
             connection,
             location,
@@ -261,6 +318,30 @@ fn switch_to_wal(connection: &Connection) -> rusqlite::Result<()> {
             Err(error) => return Err(error),
         }
     }
+}
+
+/// Sets `synchronous = FULL`, which makes each commit wait for the disk, so
+/// an acknowledged append survives a power loss, not only a crash of the
+/// process.
+fn make_durable(connection: &Connection) -> rusqlite::Result<()> {
+    connection.pragma_update(None, "synchronous", "FULL")
+}
+
+/// Replaces SQLite's "unable to open database file" with the reason, when
+/// the path does not exist or is a directory.
+fn explain_open_failure(path: &Path, error: rusqlite::Error) -> rusqlite::Error {
+    if error.sqlite_error_code() != Some(ErrorCode::CannotOpen) {
+        return error;
+    }
+    let reason = match std::fs::metadata(path) {
+        Err(missing) if missing.kind() == std::io::ErrorKind::NotFound => "the file does not exist",
+        Ok(metadata) if metadata.is_dir() => "the path is a directory, not a database file",
+        _ => return error,
+    };
+    rusqlite::Error::SqliteFailure(
+        ffi::Error::new(ffi::SQLITE_CANTOPEN),
+        Some(reason.to_owned()),
+    )
 }
 
 fn is_busy(error: &rusqlite::Error) -> bool {

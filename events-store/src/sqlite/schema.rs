@@ -60,3 +60,39 @@ pub(super) fn create_if_missing(
     }
     transaction.commit().map_err(open_error)
 }
+
+/// Reads the schema version and whether the `events` table exists, in one
+/// statement so that both come from the same snapshot.
+const INSPECT: &str = "SELECT (SELECT user_version FROM pragma_user_version), \
+     EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events')";
+
+/// Checks that a database already contains the schema of this crate, without
+/// creating or changing anything.
+///
+/// A database without the `events` table, or with `PRAGMA user_version` 0,
+/// is not an event store. A file that is not an SQLite database fails with
+/// [`StoreError::Open`], because this is the first read of the file.
+pub(super) fn check_existing(connection: &Connection, location: &str) -> Result<(), StoreError> {
+    let (found, has_table): (i64, bool) = connection
+        .query_row(INSPECT, [], |row| Ok((row.get(0)?, row.get(1)?)))
+        .map_err(|source| StoreError::Open {
+            location: location.to_owned(),
+            error: source,
+        })?;
+    // Other programs set `user_version` too, so a database without the
+    // table is not an event store whatever its version.
+    let found = if has_table { found } else { 0 };
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    if found == 0 {
+        return Err(StoreError::NotAnEventStore {
+            location: location.to_owned(),
+        });
+    }
+    Err(StoreError::UnsupportedSchema {
+        location: location.to_owned(),
+        found,
+        supported: SCHEMA_VERSION,
+    })
+}
