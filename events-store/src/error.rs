@@ -100,9 +100,10 @@ pub enum StoreError {
     /// A PostgreSQL connection string could not be parsed.
     #[cfg(feature = "postgres")]
     #[error(
-        "invalid PostgreSQL connection string `{params}`: {error}; write `key=value` pairs \
+        "invalid PostgreSQL connection string `{params}`: {}; write `key=value` pairs \
          such as `host=127.0.0.1 port=5432 user=shop dbname=shop`, or a URL such as \
-         `postgresql://shop@127.0.0.1:5432/shop`"
+         `postgresql://shop@127.0.0.1:5432/shop`",
+        postgres_reason(error)
     )]
     InvalidConnectionString {
         /// The connection string, with its password replaced by `***`.
@@ -172,8 +173,9 @@ pub enum StoreError {
     /// poll stopped before the event, without moving a checkpoint past it.
     #[error(
         "the handler `{handler}` of `{event}`, run for the stored event at position {position}, \
-         is async, which a synchronous replay or poll cannot run; use `replay_async`, or \
-         `poll_blocking` or `poll_async` for subscriptions and the outbox relay"
+         is async, which a synchronous replay or poll cannot run; for subscriptions and the \
+         outbox relay use `poll_blocking` (any store) or `poll_async` (SQLite only), and for \
+         a replay `replay_async`"
     )]
     NeedsAsync {
         /// The global position of the stored event.

@@ -323,7 +323,9 @@ impl<C: CheckpointStore> OutboxRelay<C> {
     ///
     /// # Errors
     ///
-    /// As [`Subscription::poll`].
+    /// As [`Subscription::poll`], including [`StoreError::NeedsAsync`] at an
+    /// event with an `async` handler: use
+    /// [`poll_blocking`](OutboxRelay::poll_blocking) for those.
     pub fn poll<S: Store>(&mut self, store: &S, bus: &Bus) -> Result<ReplayReport, ReplayError> {
         self.subscription.poll(store, bus)
     }
@@ -333,7 +335,8 @@ impl<C: CheckpointStore> OutboxRelay<C> {
     ///
     /// # Errors
     ///
-    /// As [`Subscription::run`].
+    /// As [`Subscription::run`], including [`StoreError::NeedsAsync`] at an
+    /// event with an `async` handler.
     pub fn run<S: Store>(
         &mut self,
         store: &S,

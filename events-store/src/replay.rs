@@ -179,11 +179,11 @@ impl fmt::Display for ReplayError {
         match report.last_position {
             Some(position) => write!(
                 f,
-                "replay stopped after position {position}, so replay again from position {} \
-                 once this is fixed: {source}",
+                "stopped after position {position}, so start again from position {} once \
+                 this is fixed: {source}",
                 position + 1,
             ),
-            None => write!(f, "replay stopped before its first event: {source}"),
+            None => write!(f, "stopped before the first event: {source}"),
         }
     }
 }

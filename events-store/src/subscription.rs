@@ -321,10 +321,13 @@ impl<C: CheckpointStore> Subscription<C> {
     ///
     /// # Errors
     ///
-    /// A [`ReplayError`] with the report so far when reading fails or a
-    /// checkpoint cannot be saved. The checkpoint then covers the events
-    /// handled before the failure if it could be saved, and the next poll
-    /// starts after [`position`](Subscription::position).
+    /// A [`ReplayError`] with the report so far when reading fails, a
+    /// checkpoint cannot be saved, or an event has an `async` handler,
+    /// which `poll` cannot run ([`StoreError::NeedsAsync`]; use
+    /// [`poll_blocking`](Subscription::poll_blocking) for those). The
+    /// checkpoint then covers the events handled before the failure if it
+    /// could be saved, and the next poll starts after
+    /// [`position`](Subscription::position).
     pub fn poll<S: Store>(&mut self, store: &S, bus: &Bus) -> Result<ReplayReport, ReplayError> {
         self.poll_with(store, bus, |envelope| bus.dispatch(envelope))
     }
@@ -528,8 +531,9 @@ impl<C: CheckpointStore> Subscription<C> {
     ///
     /// # Errors
     ///
-    /// The [`ReplayError`] of the first poll that fails. Calling `run`
-    /// again resumes after [`position`](Subscription::position).
+    /// The [`ReplayError`] of the first poll that fails, including
+    /// [`StoreError::NeedsAsync`] at an event with an `async` handler.
+    /// Calling `run` again resumes after [`position`](Subscription::position).
     pub fn run<S: Store>(
         &mut self,
         store: &S,

@@ -1313,6 +1313,7 @@ fn connect_reports_unreachable_server() -> Result<(), Failed> {
         "{message}"
     );
     assert!(message.contains("postgresql://"), "{message}");
+    assert!(message.contains("option `port`"), "{message}");
 
     // The password of a string that does not parse stays out of the message.
     for params in [
