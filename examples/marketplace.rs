@@ -1401,6 +1401,10 @@ fn main() -> anyhow::Result<()> {
     if simulates_day && options.store.is_none() && !options.no_store {
         options.store = Some(default_store_path());
     }
+    // Checked before the day runs, so that a wrong path costs no simulation.
+    if let Some(path) = options.store.as_deref().filter(|path| path.is_dir()) {
+        return Err(store_is_directory(path));
+    }
     // Retries and handler failures are logged to stderr, and the catalog and
     // summary go to stdout.
     tracing_subscriber::fmt()
@@ -1896,14 +1900,19 @@ fn progress_bar(progress: bool, total: u64, action: &'static str) -> ProgressBar
 /// The stream is expected to be empty at every first append, so two runs
 /// that store a day in the same store at the same time cannot share a
 /// stream: the later one fails with a conflict.
+/// Explains that the `--store` path is a directory.
+fn store_is_directory(path: &Path) -> anyhow::Error {
+    anyhow!(
+        "the event store `{}` is a directory; set --store or {STORE_ENV} to the path of an \
+         SQLite file, such as `day.sqlite3` inside it",
+        path.display()
+    )
+}
+
 fn store_day(path: &Path, json_lines: &[String], progress: bool) -> anyhow::Result<StoredDay> {
     let mut store = SqliteStore::open(path).map_err(|error| {
         if path.is_dir() {
-            return anyhow!(
-                "the event store `{}` is a directory; set --store or {STORE_ENV} to the path \
-                 of an SQLite file, such as `day.sqlite3` inside it",
-                path.display()
-            );
+            return store_is_directory(path);
         }
         anyhow::Error::from(error)
     })?;

@@ -55,12 +55,12 @@ pub enum StoreError {
         supported: i64,
     },
 
-    /// The SQLite file has no `events` table of this crate, so it is not
-    /// an event store. [`SqliteStore::open_existing`](crate::SqliteStore::open_existing)
-    /// created and changed nothing in it.
+    /// The SQLite file is not an event store: it has no `events` table of
+    /// this crate, or another program's table of that name. Nothing was
+    /// created or changed in it.
     #[error(
         "{location} is not an event store: it has no `events` table of events-store; \
-         pass the path of a file that `SqliteStore::open` created"
+         pass the path of a file that `SqliteStore::open` created, or of a new file"
     )]
     NotAnEventStore {
         /// The file path.

@@ -785,3 +785,35 @@ fn open_existing_rejects_unknown_schema_version() {
         "{error:?}"
     );
 }
+
+#[test]
+fn open_rejects_foreign_events_table() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("audit.db");
+    let foreign = rusqlite::Connection::open(&path).unwrap();
+    foreign
+        .execute_batch("CREATE TABLE events (id INTEGER PRIMARY KEY, message TEXT)")
+        .unwrap();
+    drop(foreign);
+
+    let error = SqliteStore::open(&path).unwrap_err();
+
+    assert!(
+        matches!(error, StoreError::NotAnEventStore { .. }),
+        "{error:?}"
+    );
+    // The other program's table and version are left as they were.
+    let check = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = check
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 0);
+    let columns: i64 = check
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('events')",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(columns, 2);
+}

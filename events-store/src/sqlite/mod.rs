@@ -71,8 +71,10 @@ impl SqliteStore {
     /// # Errors
     ///
     /// [`StoreError::Open`] when the file cannot be opened or is not an
-    /// SQLite database, and [`StoreError::UnsupportedSchema`] when it was
-    /// written by an events-store with another schema version.
+    /// SQLite database, [`StoreError::NotAnEventStore`] when another program
+    /// created a table named `events` in it, and
+    /// [`StoreError::UnsupportedSchema`] when it was written by an
+    /// events-store with another schema version.
     ///
     /// ```
     /// use events_store::{SqliteStore, StoreError};

@@ -48,7 +48,25 @@ pub(super) fn create_if_missing(
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(open_error)?;
     match found {
-        0 => transaction.execute_batch(CREATE).map_err(open_error)?,
+        0 => {
+            // A table named `events` in a database without a version was
+            // created by another program, and `CREATE TABLE IF NOT EXISTS`
+            // would adopt it.
+            let foreign: bool = transaction
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_master \
+                     WHERE type = 'table' AND name = 'events')",
+                    [],
+                    |row| row.get(0),
+                )
+                .map_err(open_error)?;
+            if foreign {
+                return Err(StoreError::NotAnEventStore {
+                    location: location.to_owned(),
+                });
+            }
+            transaction.execute_batch(CREATE).map_err(open_error)?;
+        }
         SCHEMA_VERSION => {}
         _ => {
             return Err(StoreError::UnsupportedSchema {
