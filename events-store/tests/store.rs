@@ -426,8 +426,8 @@ fn concurrent_writers_same_version_one_wins() {
 #[test]
 fn concurrent_opens_of_new_file_succeed() {
     // Switching a new file to WAL mode needs it for a moment alone, and
-    // SQLite reports the others' attempts as busy without waiting. Before
-    // the open retried, about one round in ten failed here.
+    // SQLite reports the others' attempts as busy without waiting. Without
+    // the retry in `open`, about one round in fourteen fails here.
     const OPENERS: usize = 4;
     for round in 0..100 {
         let directory = tempfile::tempdir().unwrap();
