@@ -8,6 +8,8 @@ use events_core::{DynEnvelope, Envelope, Event};
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+use crate::error::StoreError;
+
 /// An event the store can append: its CloudEvents JSON is stored as is.
 ///
 /// Implemented for typed [`Envelope`]s and [`DynEnvelope`]s, which are
@@ -245,6 +247,32 @@ fn parse_time(text: &str) -> Result<Option<i64>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|time| time.with_timezone(&Utc).timestamp_nanos_opt())
         .map_err(|error| format!("`time` {text:?} is not an RFC 3339 timestamp: {error}"))
+}
+
+/// Encodes each event of a batch as CloudEvents JSON, failing on the first
+/// one that cannot be serialised.
+pub(crate) fn encode_all<T: Appendable>(events: &[T]) -> Result<Vec<Cow<'_, [u8]>>, StoreError> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(index, event)| {
+            event
+                .to_cloudevents_json()
+                .map_err(|error| StoreError::Serialize { index, error })
+        })
+        .collect()
+}
+
+/// Reads the stored columns of each encoded event of a batch, failing on
+/// the first one that is not a valid CloudEvents event.
+pub(crate) fn parse_all<'a>(jsons: &'a [Cow<'_, [u8]>]) -> Result<Vec<Attributes<'a>>, StoreError> {
+    jsons
+        .iter()
+        .enumerate()
+        .map(|(index, json)| {
+            parse_attributes(json).map_err(|reason| StoreError::InvalidEvent { index, reason })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use events_core::Bus;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::runtime::Handle;
 
-use crate::appendable::Appendable;
+use crate::appendable::{encode_all, parse_all, Appendable};
 use crate::error::StoreError;
 use crate::replay::{ReplayError, ReplayReport};
 use crate::sqlite::{self, SqliteStore};
@@ -241,8 +241,8 @@ impl OutboxTransaction<'_> {
         stream: Option<(&str, ExpectedVersion)>,
         events: &[T],
     ) -> Result<Vec<Appended>, StoreError> {
-        let jsons = sqlite::encode_all(events)?;
-        let attributes = sqlite::parse_all(&jsons)?;
+        let jsons = encode_all(events)?;
+        let attributes = parse_all(&jsons)?;
         let error = |source| StoreError::Database {
             location: self.location.to_owned(),
             operation: "append events in an outbox transaction",

@@ -418,12 +418,7 @@ impl Replay {
         bus: &Bus,
         event: Result<StoredEvent, StoreError>,
     ) -> Result<Step, StoreError> {
-        let previous = self.report.last_position;
-        let outcome = match self.decode(bus, event)? {
-            Decoded::Event(position, envelope) => Some((position, bus.replay(&envelope))),
-            Decoded::Undecodable => None,
-        };
-        self.finish(previous, outcome)
+        self.handle_with(bus, event, |envelope| bus.replay(envelope))
     }
 
     /// Like [`handle`](Replay::handle), dispatching through
@@ -464,10 +459,10 @@ impl Replay {
         }
     }
 
-    /// Dispatches one item with `dispatch` rather than [`Bus::replay`], for
-    /// subscriptions, which deliver each event as new through
-    /// [`Bus::dispatch`] or its async form.
-    pub(crate) fn handle_live(
+    /// Dispatches one item with `dispatch` and records it in the report.
+    /// Replays pass [`Bus::replay`], and subscriptions, which deliver each
+    /// event as new, pass [`Bus::dispatch`] or its async form.
+    pub(crate) fn handle_with(
         &mut self,
         bus: &Bus,
         event: Result<StoredEvent, StoreError>,
@@ -481,7 +476,7 @@ impl Replay {
         self.finish(previous, outcome)
     }
 
-    /// Like [`handle_live`](Replay::handle_live), dispatching through
+    /// Like [`handle_with`](Replay::handle_with), dispatching through
     /// [`Bus::dispatch_async`] so that `async` handlers run too.
     pub(crate) async fn handle_live_async(
         &mut self,

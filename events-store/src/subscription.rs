@@ -400,7 +400,7 @@ impl<C: CheckpointStore> Subscription<C> {
         let mut replay = Replay::new(ReplayOptions::new());
         let mut unsaved = 0;
         for event in store.read(self.next_query()) {
-            let handled = replay.handle_live(bus, event, &mut dispatch);
+            let handled = replay.handle_with(bus, event, &mut dispatch);
             if let Err(error) = self.advance(&replay, handled, &mut unsaved) {
                 return Err(replay.fail(error));
             }

@@ -196,9 +196,9 @@ fn killed_relay_loses_no_committed_event() {
             .unwrap();
     }
 
-    // The child's stderr does not inherit the parent's, so that a child
-    // left waiting by a failed assertion cannot hold the output of the test
-    // run open; the guard kills it on every exit path.
+    // The child does not inherit the parent's stderr, so a child left
+    // waiting by a failed assertion cannot keep the test run's output open.
+    // The guard kills it on every exit path.
     let mut child = KillOnDrop(
         Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "crash_relay", "--nocapture", "--test-threads=1"])

@@ -1326,7 +1326,7 @@ fn connect_reports_unreachable_server() -> Result<(), Failed> {
         assert!(message.contains("***"), "{message}");
     }
 
-    // Without a host, the location says so rather than naming a default.
+    // Without a host, the location shows `host=(none)` rather than a default.
     let no_host = PostgresStore::connect("user=shop connect_timeout=5").unwrap_err();
     assert!(no_host.to_string().contains("host=(none)"), "{no_host}");
     Ok(())

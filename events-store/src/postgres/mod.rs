@@ -14,7 +14,7 @@ use std::fmt;
 use ::postgres::config::Host;
 use ::postgres::{Config, IsolationLevel, NoTls, Statement, Transaction};
 
-use crate::appendable::{parse_attributes, Appendable, Attributes};
+use crate::appendable::{encode_all, parse_all, Appendable, Attributes};
 use crate::error::StoreError;
 use crate::query::Query;
 use crate::stream::{Appended, ExpectedVersion};
@@ -452,31 +452,6 @@ fn redact_password(params: &str) -> String {
         from = value + 3;
     }
     redacted
-}
-
-fn encode_all<T: Appendable>(events: &[T]) -> Result<Vec<Cow<'_, [u8]>>, StoreError> {
-    events
-        .iter()
-        .enumerate()
-        .map(|(index, event)| {
-            event
-                .to_cloudevents_json()
-                .map_err(|source| StoreError::Serialize {
-                    index,
-                    error: source,
-                })
-        })
-        .collect()
-}
-
-fn parse_all<'a>(jsons: &'a [Cow<'_, [u8]>]) -> Result<Vec<Attributes<'a>>, StoreError> {
-    jsons
-        .iter()
-        .enumerate()
-        .map(|(index, json)| {
-            parse_attributes(json).map_err(|reason| StoreError::InvalidEvent { index, reason })
-        })
-        .collect()
 }
 
 /// Looks up which ids of the batch are stored already, with the position

@@ -5,8 +5,8 @@ use std::ops::{Deref, DerefMut};
 
 use ::postgres::{Client, Config, IsolationLevel, Transaction};
 
-use super::{append_in, encode_all, parse_all, OwnedClient, PostgresStore};
-use crate::appendable::Appendable;
+use super::{append_in, OwnedClient, PostgresStore};
+use crate::appendable::{encode_all, parse_all, Appendable};
 use crate::error::StoreError;
 use crate::stream::{Appended, ExpectedVersion};
 
@@ -89,10 +89,10 @@ impl PostgresOutbox {
     /// The first append of the transaction takes the lock that orders
     /// appends (see [`PostgresStore`]) and holds it until the commit, so
     /// that positions follow commit order. Other appends wait meanwhile, so
-    /// append as the last step of the transaction: work done after the
-    /// append makes every other writer wait for it, and a row lock taken
-    /// after the append can deadlock with a transaction that holds that row
-    /// and waits to append. PostgreSQL then aborts one of the two.
+    /// append as the last step of the transaction. Work done after the
+    /// append makes every other writer wait for it. A row lock taken after
+    /// the append can deadlock with a transaction that holds that row and
+    /// waits to append, and PostgreSQL then aborts one of the two.
     ///
     /// # Errors
     ///

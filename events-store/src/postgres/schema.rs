@@ -1,6 +1,6 @@
 //! Creating and checking the PostgreSQL schema.
 
-use ::postgres::{Client, IsolationLevel};
+use ::postgres::{Client, IsolationLevel, Transaction};
 
 use crate::error::StoreError;
 
@@ -46,14 +46,7 @@ pub(super) fn create_if_missing(client: &mut Client, location: &str) -> Result<S
         location: location.to_owned(),
         error: source,
     };
-    let mut transaction = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::ReadCommitted)
-        .start()
-        .map_err(connect_error)?;
-    transaction
-        .execute("SELECT pg_advisory_xact_lock($1)", &[&CREATE_LOCK])
-        .map_err(connect_error)?;
+    let mut transaction = begin_locked(client).map_err(connect_error)?;
 
     // `to_regclass` resolves the name through the `search_path`, as the
     // queries of the store do.
@@ -117,18 +110,21 @@ pub(super) fn create_checkpoints_if_missing(
         error: source,
     };
     // Two connections running `CREATE TABLE IF NOT EXISTS` at once can
-    // both miss the table and one then fails on a catalog constraint, so
-    // creation takes the same lock as the events table's.
-    let mut transaction = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::ReadCommitted)
-        .start()
-        .map_err(connect_error)?;
-    transaction
-        .execute("SELECT pg_advisory_xact_lock($1)", &[&CREATE_LOCK])
-        .map_err(connect_error)?;
+    // both miss the table, and one then fails on a catalog constraint.
+    let mut transaction = begin_locked(client).map_err(connect_error)?;
     transaction
         .batch_execute(CREATE_CHECKPOINTS)
         .map_err(connect_error)?;
     transaction.commit().map_err(connect_error)
+}
+
+/// Begins a transaction that holds the lock serialising schema creation
+/// until it ends.
+fn begin_locked(client: &mut Client) -> Result<Transaction<'_>, ::postgres::Error> {
+    let mut transaction = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .start()?;
+    transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&CREATE_LOCK])?;
+    Ok(transaction)
 }

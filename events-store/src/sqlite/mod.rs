@@ -13,7 +13,7 @@ use rusqlite::{
     TransactionBehavior,
 };
 
-use crate::appendable::{parse_attributes, Appendable, Attributes};
+use crate::appendable::{encode_all, parse_all, Appendable, Attributes};
 use crate::error::StoreError;
 use crate::query::Query;
 use crate::stream::{Appended, ExpectedVersion};
@@ -351,31 +351,6 @@ fn is_busy(error: &rusqlite::Error) -> bool {
         error.sqlite_error_code(),
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
     )
-}
-
-pub(crate) fn encode_all<T: Appendable>(events: &[T]) -> Result<Vec<Cow<'_, [u8]>>, StoreError> {
-    events
-        .iter()
-        .enumerate()
-        .map(|(index, event)| {
-            event
-                .to_cloudevents_json()
-                .map_err(|source| StoreError::Serialize {
-                    index,
-                    error: source,
-                })
-        })
-        .collect()
-}
-
-pub(crate) fn parse_all<'a>(jsons: &'a [Cow<'_, [u8]>]) -> Result<Vec<Attributes<'a>>, StoreError> {
-    jsons
-        .iter()
-        .enumerate()
-        .map(|(index, json)| {
-            parse_attributes(json).map_err(|reason| StoreError::InvalidEvent { index, reason })
-        })
-        .collect()
 }
 
 /// Returns the stored copies when the batch is not empty and every event
