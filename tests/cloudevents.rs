@@ -174,6 +174,18 @@ fn main() {
             nanosecond_envelope_reencodes_identically();
             Ok(())
         }),
+        Trial::test("extension_name_invalid_rejected", || {
+            extension_name_invalid_rejected();
+            Ok(())
+        }),
+        Trial::test("extension_name_reserved_rejected", || {
+            extension_name_reserved_rejected();
+            Ok(())
+        }),
+        Trial::test("extension_name_valid_accepted", || {
+            extension_name_valid_accepted();
+            Ok(())
+        }),
     ];
 
     let data_tests: &[(&str, DataTest)] = &[
@@ -924,4 +936,51 @@ fn nanosecond_envelope_reencodes_identically() {
         String::from_utf8(first.clone()).unwrap()
     );
     assert_eq!(timestamp(dynamic.metadata()), NANOSECOND_TIMESTAMP);
+}
+
+// Extension names set in code.
+
+fn extension_name_invalid_rejected() {
+    let error = order_envelope(1)
+        .try_with_extension("Tenant-ID", "acme")
+        .unwrap_err();
+
+    assert_eq!(error.attribute, "Tenant-ID");
+    assert_eq!(error.value.as_deref(), Some("\"acme\""));
+    assert!(
+        error.reason.contains("lowercase ASCII letters and digits"),
+        "{error}"
+    );
+    assert!(error.reason.contains("`tenantid`"), "{error}");
+
+    let error = order_envelope(2).try_with_extension("", 3).unwrap_err();
+    assert_eq!(error.value.as_deref(), Some("3"));
+    assert!(error.reason.contains("must not be empty"), "{error}");
+}
+
+fn extension_name_reserved_rejected() {
+    let error = order_envelope(1)
+        .try_with_extension("subject", "order-1")
+        .unwrap_err();
+
+    assert_eq!(error.attribute, "subject");
+    assert!(error.reason.contains("CloudEvents"), "{error}");
+    assert!(!error.reason.contains("for example"), "{error}");
+
+    let panic = std::panic::catch_unwind(|| order_envelope(2).with_extension("dataversion", true))
+        .unwrap_err();
+    let message = panic.downcast_ref::<String>().unwrap();
+    assert!(message.contains("`dataversion`"), "{message}");
+}
+
+fn extension_name_valid_accepted() {
+    let envelope = order_envelope(1)
+        .try_with_extension("tenant", "acme")
+        .unwrap()
+        .try_with_extension("retries2", 2)
+        .unwrap();
+    let event = serde_json::to_value(&envelope).unwrap();
+
+    assert_eq!(event["tenant"], json!("acme"));
+    assert_eq!(event["retries2"], json!(2));
 }

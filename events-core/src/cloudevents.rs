@@ -187,6 +187,35 @@ pub(crate) fn check_extension_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Builds the error for an extension name set in code that breaks
+/// [`check_extension_name`], with a compliant name to use instead.
+pub(crate) fn invalid_extension_name(
+    name: &str,
+    value: &ExtensionValue,
+    reason: &str,
+) -> AttributeError {
+    let suggestion: String = name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let fix = if suggestion.is_empty() || RESERVED.contains(&suggestion.as_str()) {
+        "rename it to lowercase ASCII letters and digits that no CloudEvents attribute uses"
+            .to_owned()
+    } else {
+        format!("rename it, for example to `{suggestion}`")
+    };
+    let value = match value {
+        ExtensionValue::String(text) => serde_json::to_string(text).unwrap_or_default(),
+        other => other.to_string(),
+    };
+    AttributeError {
+        attribute: name.to_owned(),
+        value: Some(value),
+        reason: format!("{reason}; {fix}"),
+    }
+}
+
 /// Formats a time as RFC 3339 in UTC with the fewest fractional digits (0, 3, 6 or 9)
 /// that keep every nanosecond.
 pub(crate) fn format_time(time: &DateTime<Utc>) -> String {

@@ -748,13 +748,16 @@ impl<E> Envelope<E> {
         self
     }
 
-    /// Sets an extension attribute.
+    /// Sets an extension attribute whose name is fixed in the code.
+    ///
+    /// Use [`try_with_extension`](Self::try_with_extension) for names that
+    /// come from configuration or input.
     ///
     /// # Panics
     ///
-    /// Panics if `name` is not 1 to 20 lowercase ASCII letters and digits, as
-    /// CloudEvents requires, or is a name this crate maps itself
-    /// (see [`cloudevents`](crate::cloudevents)).
+    /// Panics if `name` is empty, contains anything but lowercase ASCII letters
+    /// and digits, as CloudEvents requires, or is a name this crate maps
+    /// itself (see [`cloudevents`](crate::cloudevents)).
     ///
     /// ```
     /// # use events::{Envelope, Event, ExtensionValue}; use serde::{Deserialize, Serialize};
@@ -762,14 +765,45 @@ impl<E> Envelope<E> {
     /// let envelope = Envelope::new(OrderPlaced).with_extension("tenant", "acme");
     /// assert_eq!(envelope.extensions()["tenant"], ExtensionValue::from("acme"));
     /// ```
-    pub fn with_extension(mut self, name: &str, value: impl Into<ExtensionValue>) -> Self {
-        if let Err(reason) = crate::cloudevents::check_extension_name(name) {
-            panic!("invalid extension attribute name `{name}`: {reason}");
+    pub fn with_extension(self, name: &str, value: impl Into<ExtensionValue>) -> Self {
+        match self.try_with_extension(name, value) {
+            Ok(envelope) => envelope,
+            Err(error) => panic!("{error}"),
         }
-        self.metadata
-            .extensions
-            .insert(name.to_owned(), value.into());
-        self
+    }
+
+    /// Sets an extension attribute, or returns an error naming the attribute
+    /// when `name` breaks the rules listed on
+    /// [`with_extension`](Self::with_extension). The envelope is dropped with
+    /// the error, so build it again or clone it first when it must survive.
+    ///
+    /// ```
+    /// # use events::{Envelope, Event, ExtensionValue}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Debug, Event, Serialize, Deserialize)] struct OrderPlaced;
+    /// let envelope = Envelope::new(OrderPlaced).try_with_extension("region", "eu").unwrap();
+    /// assert_eq!(envelope.extensions()["region"], ExtensionValue::from("eu"));
+    ///
+    /// let error = Envelope::new(OrderPlaced).try_with_extension("Tenant-Id", "acme").unwrap_err();
+    /// assert_eq!(error.attribute, "Tenant-Id");
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "invalid CloudEvents attribute `Tenant-Id` = \"acme\": names may contain only \
+    ///      lowercase ASCII letters and digits; rename it, for example to `tenantid`"
+    /// );
+    /// ```
+    pub fn try_with_extension(
+        mut self,
+        name: &str,
+        value: impl Into<ExtensionValue>,
+    ) -> Result<Self, crate::cloudevents::AttributeError> {
+        let value = value.into();
+        if let Err(reason) = crate::cloudevents::check_extension_name(name) {
+            return Err(crate::cloudevents::invalid_extension_name(
+                name, &value, reason,
+            ));
+        }
+        self.metadata.extensions.insert(name.to_owned(), value);
+        Ok(self)
     }
 }
 
