@@ -548,6 +548,34 @@ fn upcaster_skips_missing_version() {
 }
 
 #[test]
+fn json_upcaster_output_checked_against_latest() {
+    // The upcaster copies a missing `invoice_id` as null, which version 3
+    // rejects: the error blames the upcaster's step, not version 3 data.
+    let bytes = br#"{"specversion":"1.0","id":"inv-3","source":"billing","type":"InvoiceSent","dataversion":1,"data":{"email":"ap@example.com"}}"#;
+
+    let error = events::decode(bytes).unwrap_err();
+
+    assert_eq!(error.reason(), "failed upcast");
+    assert_eq!(error.raw(), bytes);
+    let DecodeErrorKind::Upcast {
+        from,
+        to,
+        step,
+        field,
+        ..
+    } = error.kind()
+    else {
+        panic!("expected an upcast error, got {error:?}");
+    };
+    assert_eq!((*from, *to, *step), (1, 3, (1, 3)));
+    assert_eq!(field.as_deref(), Some("invoice_id"));
+    assert_eq!(
+        error.to_string(),
+        "cannot upgrade event `InvoiceSent` from version 1 to 3: step v1 -> v3 failed at field `invoice_id`: its output does not fit `upcast::InvoiceSent`: invalid type: null, expected u64; fix the upcaster or the stored payload (the error keeps the raw event)"
+    );
+}
+
+#[test]
 fn version_without_step_is_unknown() {
     let bytes = br#"{"specversion":"1.0","id":"inv-2","source":"billing","type":"InvoiceSent","dataversion":2,"data":{}}"#;
 

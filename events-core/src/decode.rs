@@ -863,12 +863,36 @@ impl<'r> Decoder<'r> {
             .metadata_without_name
             .complete(info.name(), info.version());
         let envelope =
-            (info.vtable.decode)(source, metadata).map_err(|error| DecodeErrorKind::Payload {
-                name: info.name(),
-                version: info.version(),
-                rust_type: info.rust_type(),
-                field: error.field,
-                error: error.error,
+            (info.vtable.decode)(source, metadata).map_err(|error| match upcast_from {
+                // The chain ran, but its last step produced a payload that the
+                // latest type rejects: that step is at fault, not the stored data.
+                Some(from) => {
+                    let last_step = crate::registry::upcast_steps(info.name())
+                        .into_iter()
+                        .find(|step| step.to_version() == info.version())
+                        .map_or((from, info.version()), |step| {
+                            (step.from_version(), step.to_version())
+                        });
+                    DecodeErrorKind::Upcast {
+                        name: info.name(),
+                        from,
+                        to: info.version(),
+                        step: last_step,
+                        field: error.field,
+                        message: format!(
+                            "its output does not fit `{}`: {}",
+                            info.rust_type(),
+                            message_without_position(&error.error)
+                        ),
+                    }
+                }
+                None => DecodeErrorKind::Payload {
+                    name: info.name(),
+                    version: info.version(),
+                    rust_type: info.rust_type(),
+                    field: error.field,
+                    error: error.error,
+                },
             })?;
 
         let received = match (data, checked.data_base64) {
@@ -918,6 +942,17 @@ impl<'r> Decoder<'r> {
 }
 
 /// Upgrades the JSON `data` of an event from version `from` to `latest`.
+/// Returns a `serde_json` error's message without its line and column,
+/// which point into an upgraded value that the caller never sees.
+fn message_without_position(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    match message.strip_suffix(&position) {
+        Some(stripped) => stripped.to_owned(),
+        None => message,
+    }
+}
+
 fn upgrade(
     latest: &'static EventInfo,
     from: u32,
