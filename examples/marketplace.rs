@@ -147,8 +147,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use anyhow::{anyhow, bail, Context as _};
 use clap::Parser;
-use events::catalog::{AsyncApiInfo, Catalog};
-use events::compat::{self, Break, Lock, Mode};
+use events::catalog::{AsyncApiInfo, Catalog, CheckError};
+use events::compat::{Break, Lock, Mode};
 use events::policy::{Concurrency, OnFailure, Retry};
 use events::{
     on, registry, Bus, Context, Envelope, Event, EventId, EventInfo, HandlerInfo, Report, State,
@@ -2142,14 +2142,21 @@ impl fmt::Display for V1Replay {
 // ---------------------------------------------------------------------------
 
 /// Writes the lock file of the catalog of `bus` to `path`: the JSON Schema
-/// of every event version, to commit next to the code.
+/// of every event version, to commit next to the code. When the file exists,
+/// the schemas it records for changed versions stay as earlier ones, and so
+/// do versions whose type was deleted but which an upcaster still upgrades.
 ///
 /// # Errors
 ///
 /// Fails with [`CheckError::MissingSchemas`](events::catalog::CheckError::MissingSchemas) without the `schema` feature,
-/// or when the file cannot be written.
+/// or when the file cannot be read, parsed or written.
 pub fn write_lock(bus: &Bus, path: &Path) -> anyhow::Result<Lock> {
-    let lock = Catalog::for_bus(bus).lock()?;
+    let catalog = Catalog::for_bus(bus);
+    let lock = if path.exists() {
+        catalog.updated_lock(&Lock::read(path)?)?
+    } else {
+        catalog.lock()?
+    };
     lock.write(path)?;
     Ok(lock)
 }
@@ -2162,12 +2169,14 @@ pub fn write_lock(bus: &Bus, path: &Path) -> anyhow::Result<Lock> {
 /// Fails with [`CheckError::MissingSchemas`](events::catalog::CheckError::MissingSchemas) without the `schema` feature,
 /// before the file is read, or when the file cannot be read or parsed.
 pub fn check_lock(bus: &Bus, path: &Path, mode: Mode) -> anyhow::Result<Vec<Break>> {
-    let current = Catalog::for_bus(bus).lock()?;
+    let catalog = Catalog::for_bus(bus);
+    catalog.lock()?;
     let recorded = Lock::read(path)?;
-    Ok(match compat::check(&recorded, &current, mode) {
-        Ok(()) => Vec::new(),
-        Err(error) => error.breaks().to_vec(),
-    })
+    match catalog.check(&recorded, mode) {
+        Ok(()) => Ok(Vec::new()),
+        Err(CheckError::Incompatible(error)) => Ok(error.breaks().to_vec()),
+        Err(error) => Err(error.into()),
+    }
 }
 
 // ---------------------------------------------------------------------------

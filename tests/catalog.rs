@@ -405,6 +405,19 @@ fn markdown_notes_deprecation_and_upcasts() {
     assert!(page.contains(&json_upcaster), "{page}");
 }
 
+#[test]
+fn markdown_sends_old_versions_to_latest_consumers() {
+    let page = Catalog::new().to_markdown();
+
+    let v1 = page.find("## OrderPlaced v1").unwrap();
+    let v2 = page.find("## OrderPlaced v2").unwrap();
+    let note = "Decoding upgrades stored events of this version to v2, so the consumers of v2 \
+                receive them.";
+    let found = page.find(note).expect(&page);
+    assert!(v1 < found && found < v2, "{page}");
+    assert_eq!(page.matches(note).count(), 1, "{page}");
+}
+
 // ---------------------------------------------------------------------------
 // AsyncAPI
 // ---------------------------------------------------------------------------

@@ -281,6 +281,141 @@ fn backward_transitive_accepts_compatible_history() {
     assert_eq!(check(&lock, &current, Mode::BackwardTransitive), Ok(()));
 }
 
+// Transitive modes also compare with the earlier schemas of one version,
+// which is where transitive breaks show when upcasters join the versions.
+
+/// One version's schemas over time, as successive locks record them: `a`
+/// as a string, then without `a`, then with `a` as an optional integer.
+fn one_version_history() -> (Value, Value, Value) {
+    let first = json!({
+        "type": "object",
+        "properties": { "a": { "type": "string" }, "b": uint64() },
+        "required": ["a", "b"]
+    });
+    let second = json!({
+        "type": "object",
+        "properties": { "b": uint64() },
+        "required": ["b"]
+    });
+    let third = json!({
+        "type": "object",
+        "properties": { "a": { "type": ["integer", "null"], "format": "int64" }, "b": uint64() },
+        "required": ["b"]
+    });
+    (first, second, third)
+}
+
+#[test]
+fn updated_lock_keeps_earlier_schemas() {
+    let (first, second, third) = one_version_history();
+
+    let after_second = lock_of(&[(1, &first)]).updated_with(&lock_of(&[(1, &second)]));
+    let after_third = after_second.updated_with(&lock_of(&[(1, &third)]));
+
+    let version = after_third.get(EVENT, 1).unwrap();
+    assert_eq!(version.schema(), &third);
+    assert_eq!(version.earlier_schemas(), [first.clone(), second.clone()]);
+
+    // Unchanged schemas add nothing, and a schema that comes back leaves
+    // the earlier list.
+    let unchanged = after_third.updated_with(&lock_of(&[(1, &third)]));
+    assert_eq!(unchanged.get(EVENT, 1).unwrap().earlier_schemas().len(), 2);
+    let back = after_third.updated_with(&lock_of(&[(1, &second)]));
+    assert_eq!(
+        back.get(EVENT, 1).unwrap().earlier_schemas(),
+        [first, third]
+    );
+}
+
+#[test]
+fn updated_lock_drops_missing_versions() {
+    let (first, second, _) = one_version_history();
+    let recorded = lock_of(&[(1, &first), (2, &second)]);
+
+    let updated = recorded.updated_with(&lock_of(&[(2, &second)]));
+
+    assert!(updated.get(EVENT, 1).is_none());
+    assert!(updated.get(EVENT, 2).unwrap().earlier_schemas().is_empty());
+}
+
+#[test]
+fn backward_passes_against_latest_recorded_schema() {
+    let (first, second, third) = one_version_history();
+    let recorded = lock_of(&[(1, &first)]).updated_with(&lock_of(&[(1, &second)]));
+
+    assert_eq!(
+        check(&recorded, &lock_of(&[(1, &third)]), Mode::Backward),
+        Ok(())
+    );
+}
+
+#[test]
+fn backward_transitive_finds_break_with_earlier_schema() {
+    let (first, second, third) = one_version_history();
+    let recorded = lock_of(&[(1, &first)]).updated_with(&lock_of(&[(1, &second)]));
+
+    let found = only_break(check(
+        &recorded,
+        &lock_of(&[(1, &third)]),
+        Mode::BackwardTransitive,
+    ));
+
+    assert_eq!((found.old_version(), found.new_version()), (1, 1));
+    assert_eq!(found.path(), "a");
+    assert_eq!(
+        found.kind(),
+        &changed_type("string", "integer (int64) or null")
+    );
+    assert!(
+        found
+            .to_string()
+            .starts_with("`OrderPlaced` earlier v1 -> changed v1 at `a`"),
+        "{found}"
+    );
+}
+
+#[test]
+fn transitive_finds_earlier_schema_across_upcast_free_versions() {
+    // Version 2 has no upcaster, so it must read version 1 events of every
+    // schema version 1 ever had.
+    let (first, second, third) = one_version_history();
+    let recorded = lock_of(&[(1, &first)]).updated_with(&lock_of(&[(1, &second)]));
+    let current = lock_of(&[(1, &second), (2, &third)]);
+
+    assert_eq!(check(&recorded, &current, Mode::Backward), Ok(()));
+    let found = only_break(check(&recorded, &current, Mode::BackwardTransitive));
+    assert_eq!((found.old_version(), found.new_version()), (1, 2));
+    assert!(
+        found
+            .to_string()
+            .starts_with("`OrderPlaced` earlier v1 -> v2"),
+        "{found}"
+    );
+}
+
+#[test]
+fn transitive_skips_earlier_schema_joined_by_upcaster() {
+    let (first, second, third) = one_version_history();
+    let recorded = lock_of(&[(1, &first)]).updated_with(&lock_of(&[(1, &second)]));
+    let mut current = lock_of(&[(1, &second)]);
+    current.insert(EVENT, 2, LockedVersion::new(third).with_upcast_from(1));
+
+    assert_eq!(check(&recorded, &current, Mode::FullTransitive), Ok(()));
+}
+
+#[test]
+fn lock_file_keeps_earlier_schemas() {
+    let (first, second, _) = one_version_history();
+    let recorded = lock_of(&[(1, &first)]).updated_with(&lock_of(&[(1, &second)]));
+
+    let text = recorded.to_string();
+    let parsed: Lock = text.parse().unwrap();
+
+    assert_eq!(parsed, recorded);
+    let file: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(file["events"][EVENT]["1"]["earlier"], json!([first]));
+}
+
 /// v1 has a required `currency`, v2 keeps it optional, v3 drops it.
 fn dropped_in_two_steps() -> (Lock, Lock) {
     let v2 = order_with(json!({}), &["order_id"]);
@@ -1057,8 +1192,9 @@ fn break_display_of_forward_and_removed_version() {
         lines,
         [
             "`OrderPlaced` v2: version removed from the catalog. Fix: restore the type of this \
-             version, or delete the version from the lock file once no stored or in-flight \
-             event uses it.",
+             version, or register a JSON upcaster from it (`#[upcaster(name = ..., from = ...)]`) \
+             so that stored events still decode, or delete the version from the lock file once \
+             no stored or in-flight event uses it.",
             "`OrderPlaced` v2 -> v3 at `currency`: removed required field, so v2 consumers \
              cannot read v3 events. Fix: keep the field, or bump the version and add an upcaster.",
         ]

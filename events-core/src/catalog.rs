@@ -309,22 +309,75 @@ impl Catalog {
     /// Catalog::new().check(&Lock::new(), Mode::BackwardTransitive).unwrap();
     /// # }
     /// ```
+    ///
+    /// A version recorded in `lock` whose type was deleted is not a break
+    /// when a JSON upcaster (`#[upcaster]`) upgrades it: the check keeps its
+    /// recorded schema, because stored events of it still decode.
     pub fn check(&self, lock: &Lock, mode: Mode) -> Result<(), CheckError> {
-        let current = self.lock()?;
+        let current = self.lock_keeping_upcast_versions(lock)?;
         compat::check(lock, &current, mode).map_err(CheckError::Incompatible)
+    }
+
+    /// Returns the lock to write after this catalog passed
+    /// [`check`](Catalog::check) against `lock`. It holds the current
+    /// schemas, and each changed version keeps its recorded schemas as
+    /// earlier ones (see [`Lock::updated_with`]). Recorded versions whose
+    /// type was deleted stay when a JSON upcaster still upgrades them.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`CheckError::MissingSchemas`] as [`lock`](Catalog::lock) does.
+    ///
+    /// ```
+    /// use events::catalog::Catalog;
+    /// use events::compat::Lock;
+    ///
+    /// # if events::registry::all().is_empty() {
+    /// let updated = Catalog::new().updated_lock(&Lock::new()).unwrap();
+    /// assert!(updated.is_empty());
+    /// # }
+    /// ```
+    pub fn updated_lock(&self, lock: &Lock) -> Result<Lock, CheckError> {
+        Ok(lock.updated_with(&self.lock_keeping_upcast_versions(lock)?))
+    }
+
+    /// Builds the current lock, plus each version of `recorded` that has no
+    /// type any more but is the start of a JSON upcaster.
+    fn lock_keeping_upcast_versions(&self, recorded: &Lock) -> Result<Lock, CheckError> {
+        let mut current = self.lock()?;
+        for name in recorded.event_names() {
+            let steps = registry::upcast_steps(name);
+            for (version, locked) in recorded.versions(name) {
+                let upgraded = steps.iter().any(|step| step.from_version() == version);
+                if upgraded && current.get(name, version).is_none() {
+                    current.insert(name, version, locked.clone());
+                }
+            }
+        }
+        Ok(current)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 }
 
 /// Checks the program's events against the lock file at `path`, for a test
-/// such as `#[test] fn events_are_compatible()`. When the file does not
-/// exist, writes it and passes, so that the first run records the catalog;
-/// commit the file. To accept an intended break, delete the file and run
-/// the test again.
+/// such as `#[test] fn events_are_compatible()`.
+///
+/// When the file does not exist, writes it and passes, so that the first run
+/// records the catalog. When the check passes and the catalog changed, for
+/// example by an added optional field or a new version, rewrites the file
+/// with [`Catalog::updated_lock`]. The next check then starts from the
+/// current schemas, and the transitive modes also see the earlier ones.
+/// Commit the file after each change. To accept an intended break, delete
+/// the file and run the test again.
 ///
 /// # Errors
 ///
-/// Returns the breaks with their fixes, events without a schema, or a lock
-/// file that cannot be read or written.
+/// Returns the breaks with their fixes, events without a schema, a lock
+/// file that cannot be read or written, or [`CheckError::NoEvents`] when the
+/// program registers no event.
 ///
 /// ```no_run
 /// #[test]
@@ -336,12 +389,20 @@ impl Catalog {
 pub fn check(path: impl AsRef<std::path::Path>, mode: Mode) -> Result<(), CheckError> {
     let path = path.as_ref();
     let catalog = Catalog::new();
+    if catalog.is_empty() {
+        return Err(CheckError::NoEvents);
+    }
     if !path.exists() {
         catalog.lock()?.write(path).map_err(CheckError::Lock)?;
         return Ok(());
     }
     let lock = Lock::read(path).map_err(CheckError::Lock)?;
-    catalog.check(&lock, mode)
+    catalog.check(&lock, mode)?;
+    let updated = catalog.updated_lock(&lock)?;
+    if updated != lock {
+        updated.write(path).map_err(CheckError::Lock)?;
+    }
+    Ok(())
 }
 
 /// The reason the catalog could not be locked or checked.
@@ -360,6 +421,15 @@ pub enum CheckError {
     /// The lock file could not be read or written.
     #[error(transparent)]
     Lock(LockError),
+    /// The program registers no event, so a lock written now would be empty
+    /// and every later check would pass.
+    #[error(
+        "no event is registered in this program, so there is nothing to lock or check; \
+         in an integration test, the linker may drop the events of the crate under test \
+         when the test uses none of its items, so use one before the check, for example \
+         `my_service::OrderPlaced::info()`"
+    )]
+    NoEvents,
 }
 
 impl Default for Catalog {
@@ -704,6 +774,16 @@ fn write_version(out: &mut String, entry: &Entry) {
     );
     write_fields(out, info);
     write_consumers(out, &entry.handlers);
+    let latest = registry::latest(info.name()).map_or(info.version(), EventInfo::version);
+    if latest > info.version() {
+        push(
+            out,
+            format_args!(
+                "\nDecoding upgrades stored events of this version to v{latest}, so the \
+                 consumers of v{latest} receive them.\n"
+            ),
+        );
+    }
 }
 
 fn write_fields(out: &mut String, info: &EventInfo) {

@@ -57,16 +57,28 @@
 //!
 //! | mode | guarantee | compared with |
 //! |---|---|---|
-//! | [`Backward`](Mode::Backward) | consumers of the new schema read events written with the old one | the previous version |
-//! | [`Forward`](Mode::Forward) | consumers of the old schema read events written with the new one | the previous version |
-//! | [`Full`](Mode::Full) | both | the previous version |
-//! | [`BackwardTransitive`](Mode::BackwardTransitive), [`ForwardTransitive`](Mode::ForwardTransitive), [`FullTransitive`](Mode::FullTransitive) | the same | every earlier version |
+//! | [`Backward`](Mode::Backward) | consumers of the new schema read events written with the old one | the previous version, and the recorded schema of the same version |
+//! | [`Forward`](Mode::Forward) | consumers of the old schema read events written with the new one | the same |
+//! | [`Full`](Mode::Full) | both | the same |
+//! | [`BackwardTransitive`](Mode::BackwardTransitive), [`ForwardTransitive`](Mode::ForwardTransitive), [`FullTransitive`](Mode::FullTransitive) | the same | every earlier version, and every schema recorded for the same version |
 //!
-//! Each mode also compares a changed schema of an existing version with the
-//! schema recorded for that version, and reports every recorded version that
-//! is missing from the current catalog. Pairs of schemas that are both taken
-//! from the lock file are not compared again, because the lock file is the
-//! accepted baseline.
+//! Each mode also reports every recorded version that is missing from the
+//! current catalog. Pairs of schemas that are both taken from the lock file
+//! are not compared again, because the lock file is the accepted baseline.
+//!
+//! Two versions joined by upcasters are not compared with each other:
+//! decoding upgrades the older events, so their schemas may differ freely
+//! (see [`LockedVersion::with_upcast_from`]). In a program where every
+//! version has an upcast path to the latest, which [`crate::registry::validate`]
+//! requires, the transitive modes therefore matter for the schemas one
+//! version had over time. [`Lock::updated_with`] keeps them, and
+//! [`catalog::check`](crate::catalog::check) writes the updated lock after
+//! each passing check. For example, version 2 first has a required
+//! `coupon: String`, a later change drops it, and a still later one adds an
+//! optional `coupon: u32`. Each step passes [`Backward`](Mode::Backward),
+//! but stored version 2 events from the first schema carry a string that
+//! the current code cannot read, and
+//! [`BackwardTransitive`](Mode::BackwardTransitive) reports it.
 //!
 //! # Open and closed objects
 //!
@@ -150,8 +162,10 @@ pub struct Lock {
     events: BTreeMap<String, BTreeMap<u32, LockedVersion>>,
 }
 
-/// One recorded version of an event: the JSON Schema of its payload and,
-/// optionally, its kind (`"domain"` or `"integration"`).
+/// One recorded version of an event: the JSON Schema of its payload,
+/// optionally its kind (`"domain"` or `"integration"`) and the version an
+/// upcaster upgrades to it, and the schemas this version had before
+/// compatible changes (see [`Lock::updated_with`]).
 ///
 /// ```
 /// use events::compat::LockedVersion;
@@ -169,6 +183,10 @@ pub struct LockedVersion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     upcast_from: Option<u32>,
     schema: Value,
+    /// Earlier schemas of this version, oldest first. Stored events may
+    /// still have been written with them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    earlier: Vec<Value>,
 }
 
 impl LockedVersion {
@@ -183,6 +201,7 @@ impl LockedVersion {
             kind: None,
             upcast_from: None,
             schema,
+            earlier: Vec::new(),
         }
     }
 
@@ -233,6 +252,33 @@ impl LockedVersion {
     /// ```
     pub fn upcast_from(&self) -> Option<u32> {
         self.upcast_from
+    }
+
+    /// Records a schema that this version had before its current one, for
+    /// the transitive modes. Call it oldest first.
+    ///
+    /// ```
+    /// use events::compat::LockedVersion;
+    /// use serde_json::json;
+    ///
+    /// let version = LockedVersion::new(json!({ "type": "object", "properties": {} }))
+    ///     .with_earlier_schema(json!({ "type": "object" }));
+    /// assert_eq!(version.earlier_schemas(), [json!({ "type": "object" })]);
+    /// ```
+    pub fn with_earlier_schema(mut self, schema: Value) -> LockedVersion {
+        self.earlier.push(schema);
+        self
+    }
+
+    /// Returns the schemas this version had before its current one, oldest
+    /// first. [`Lock::updated_with`] adds to them.
+    ///
+    /// ```
+    /// let version = events::compat::LockedVersion::new(serde_json::json!(true));
+    /// assert!(version.earlier_schemas().is_empty());
+    /// ```
+    pub fn earlier_schemas(&self) -> &[Value] {
+        &self.earlier
     }
 
     /// Returns the JSON Schema of the payload.
@@ -367,6 +413,53 @@ impl Lock {
     /// ```
     pub fn event_names(&self) -> impl Iterator<Item = &str> {
         self.events.keys().map(String::as_str)
+    }
+
+    /// Returns the lock to write after `current` passed [`check`] against
+    /// this one: the versions of `current`, where each version whose schema
+    /// changed keeps its recorded schemas as earlier ones. The transitive
+    /// modes compare a version's next change with all of them, because stored
+    /// events may have been written with any of them.
+    ///
+    /// Versions recorded here but missing from `current` are left out, so
+    /// `current` must carry the versions to keep.
+    ///
+    /// ```
+    /// use events::compat::Lock;
+    /// use serde_json::json;
+    ///
+    /// let first = json!({ "type": "object", "properties": { "sku": { "type": "string" } } });
+    /// let second = json!({ "type": "object", "properties": {} });
+    /// let recorded = Lock::from_events([("ProductListed", 1, first.clone())]);
+    /// let current = Lock::from_events([("ProductListed", 1, second.clone())]);
+    ///
+    /// let updated = recorded.updated_with(&current);
+    /// let version = updated.get("ProductListed", 1).unwrap();
+    /// assert_eq!(version.schema(), &second);
+    /// assert_eq!(version.earlier_schemas(), [first]);
+    /// ```
+    pub fn updated_with(&self, current: &Lock) -> Lock {
+        let mut updated = current.clone();
+        for (name, versions) in &mut updated.events {
+            for (version, entry) in versions.iter_mut() {
+                let Some(recorded) = self.get(name, *version) else {
+                    continue;
+                };
+                let mut earlier = recorded.earlier.clone();
+                earlier.push(recorded.schema.clone());
+                for schema in &entry.earlier {
+                    earlier.push(schema.clone());
+                }
+                let mut kept: Vec<Value> = Vec::new();
+                for schema in earlier {
+                    if schema != entry.schema && !kept.contains(&schema) {
+                        kept.push(schema);
+                    }
+                }
+                entry.earlier = kept;
+            }
+        }
+        updated
     }
 
     /// Returns whether the lock records no event.
@@ -642,6 +735,7 @@ pub enum Direction {
 pub struct Break {
     event: String,
     old_version: u32,
+    old_is_earlier: bool,
     new_version: u32,
     path: String,
     kind: BreakKind,
@@ -778,16 +872,23 @@ impl fmt::Display for Break {
                 self.kind.fix()
             );
         };
-        let (old, new) = if self.old_version == self.new_version {
-            (
+        let (old, new) = match (self.old_version == self.new_version, self.old_is_earlier) {
+            (true, false) => (
                 format!("recorded v{}", self.old_version),
                 format!("changed v{}", self.new_version),
-            )
-        } else {
-            (
+            ),
+            (true, true) => (
+                format!("earlier v{}", self.old_version),
+                format!("changed v{}", self.new_version),
+            ),
+            (false, false) => (
                 format!("v{}", self.old_version),
                 format!("v{}", self.new_version),
-            )
+            ),
+            (false, true) => (
+                format!("earlier v{}", self.old_version),
+                format!("v{}", self.new_version),
+            ),
         };
         let (reader, writer) = match direction {
             Direction::Backward => (&new, &old),
@@ -932,8 +1033,9 @@ impl BreakKind {
                  reject the new values"
             }
             BreakKind::RemovedVersion => {
-                "restore the type of this version, or delete the version from the lock file \
-                 once no stored or in-flight event uses it"
+                "restore the type of this version, or register a JSON upcaster from it \
+                 (`#[upcaster(name = ..., from = ...)]`) so that stored events still decode, \
+                 or delete the version from the lock file once no stored or in-flight event uses it"
             }
             BreakKind::UnresolvedReference { .. } => {
                 "make the schema self-contained, with every `$ref` pointing into its own `$defs`"
@@ -997,13 +1099,11 @@ fn join_values(values: &[Value]) -> String {
 /// ]);
 /// let error = check(&lock, &Lock::new(), Mode::Full).unwrap_err();
 /// assert_eq!(error.mode(), Mode::Full);
-/// assert_eq!(
-///     error.to_string(),
-///     "`InvoiceIssued` v1: version removed from the catalog. Fix: restore the type of this \
-///      version, or delete the version from the lock file once no stored or in-flight event uses it.\n\
-///      `OrderPlaced` v1: version removed from the catalog. Fix: restore the type of this \
-///      version, or delete the version from the lock file once no stored or in-flight event uses it."
-/// );
+/// let text = error.to_string();
+/// let lines: Vec<&str> = text.lines().collect();
+/// assert_eq!(lines.len(), 2);
+/// assert!(lines[0].starts_with("`InvoiceIssued` v1: version removed from the catalog. Fix: "));
+/// assert!(lines[1].starts_with("`OrderPlaced` v1: version removed from the catalog. Fix: "));
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct CompatError {
@@ -1055,12 +1155,13 @@ impl std::error::Error for CompatError {}
 /// returns every break found.
 ///
 /// For each event, the check compares a changed schema of a recorded version
-/// with its recorded schema, reports recorded versions missing from `current`,
-/// and compares each version with the previous one (every earlier one in the
-/// transitive modes), unless upcasters lead from the earlier version to the
-/// later one (see [`LockedVersion::with_upcast_from`]). A version whose
-/// recorded and current schemas differ is compared in both forms, because
-/// events of both exist.
+/// with its recorded schema (and with its earlier schemas in the transitive
+/// modes), reports recorded versions missing from `current`, and compares
+/// each version with the previous one (every earlier one in the transitive
+/// modes), unless upcasters lead from the earlier version to the later one
+/// (see [`LockedVersion::with_upcast_from`]). A version whose recorded and
+/// current schemas differ is compared in both forms, because events of both
+/// exist.
 ///
 /// ```
 /// use events::compat::{check, Lock, Mode};
@@ -1123,6 +1224,7 @@ fn check_event(
                 Break {
                     event: name.to_owned(),
                     old_version: version,
+                    old_is_earlier: false,
                     new_version: version,
                     path: String::new(),
                     kind: BreakKind::RemovedVersion,
@@ -1134,10 +1236,21 @@ fn check_event(
                     event: name,
                     old_version: version,
                     old: &old.schema,
+                    old_is_earlier: false,
                     new_version: version,
                     new: &new.schema,
                 };
                 pair.compare(mode, breaks);
+                if mode.is_transitive() && old.schema != new.schema {
+                    for earlier in &old.earlier {
+                        let pair = SchemaPair {
+                            old: earlier,
+                            old_is_earlier: true,
+                            ..pair
+                        };
+                        pair.compare(mode, breaks);
+                    }
+                }
             }
             _ => {}
         }
@@ -1153,18 +1266,19 @@ fn check_event(
             if linked(recorded, current, old_version, new_version) {
                 continue;
             }
-            let olds = snapshots(recorded.get(&old_version), current.get(&old_version));
-            let news = snapshots(recorded.get(&new_version), current.get(&new_version));
-            for &(old_recorded, old) in &olds {
-                for &(new_recorded, new) in &news {
+            let olds = snapshots(recorded.get(&old_version), current.get(&old_version), mode);
+            let news = snapshots(recorded.get(&new_version), current.get(&new_version), mode);
+            for &(old_snapshot, old) in &olds {
+                for &(new_snapshot, new) in &news {
                     // Both taken from the lock file: accepted when it was written.
-                    if old_recorded && new_recorded {
+                    if old_snapshot != Snapshot::Current && new_snapshot != Snapshot::Current {
                         continue;
                     }
                     let pair = SchemaPair {
                         event: name,
                         old_version,
                         old,
+                        old_is_earlier: old_snapshot == Snapshot::Earlier,
                         new_version,
                         new,
                     };
@@ -1197,20 +1311,40 @@ fn linked(
     version == old
 }
 
+/// The source of one schema of a version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Snapshot {
+    /// The schema recorded in the lock.
+    Recorded,
+    /// A schema the version had before the recorded one.
+    Earlier,
+    /// The schema of the current catalog.
+    Current,
+}
+
 /// Lists the schemas that events of one version may have been written with:
-/// the recorded one, and the current one when it differs. The flag is true
-/// for the recorded schema.
+/// the recorded one, in the transitive modes also the earlier ones, and the
+/// current one when it differs from the recorded one.
 fn snapshots<'a>(
     recorded: Option<&'a LockedVersion>,
     current: Option<&'a LockedVersion>,
-) -> Vec<(bool, &'a Value)> {
+    mode: Mode,
+) -> Vec<(Snapshot, &'a Value)> {
     let mut schemas = Vec::new();
     if let Some(recorded) = recorded {
-        schemas.push((true, &recorded.schema));
+        if mode.is_transitive() {
+            schemas.extend(
+                recorded
+                    .earlier
+                    .iter()
+                    .map(|schema| (Snapshot::Earlier, schema)),
+            );
+        }
+        schemas.push((Snapshot::Recorded, &recorded.schema));
     }
     if let Some(current) = current {
         if recorded.is_none_or(|recorded| recorded.schema != current.schema) {
-            schemas.push((false, &current.schema));
+            schemas.push((Snapshot::Current, &current.schema));
         }
     }
     schemas
@@ -1223,10 +1357,14 @@ fn push_unique(breaks: &mut Vec<Break>, found: Break) {
 }
 
 /// Two schemas of one event to compare.
+#[derive(Clone, Copy)]
 struct SchemaPair<'a> {
     event: &'a str,
     old_version: u32,
     old: &'a Value,
+    /// Whether `old` is one of the schemas the version had before the
+    /// recorded one.
+    old_is_earlier: bool,
     new_version: u32,
     new: &'a Value,
 }
@@ -1255,6 +1393,7 @@ impl SchemaPair<'_> {
                     Break {
                         event: self.event.to_owned(),
                         old_version: self.old_version,
+                        old_is_earlier: self.old_is_earlier,
                         new_version: self.new_version,
                         path: finding.path,
                         kind: finding.kind,
