@@ -6,7 +6,7 @@
 //! records into its own statics.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use events::dead_letter::DeadLetterReason;
@@ -333,6 +333,57 @@ async fn shutdown_without_work_is_clean() {
         report.to_string(),
         "shutdown: 0 detached event(s) finished, 0 failed, 0 still running"
     );
+}
+
+#[derive(Event, Serialize, Deserialize)]
+struct PingQueued;
+
+#[on(PingQueued)]
+async fn answer_ping(_: &PingQueued) {}
+
+/// Emits detached events on one thread while another shuts the bus down.
+/// Every emit that `emit_detached` accepts must be counted in the shutdown
+/// report, whichever side wins the race. `failed()` is a subset of
+/// `finished()`, so the events accepted are `finished` plus `still_running`.
+#[test]
+fn shutdown_reports_every_accepted_emit() {
+    // The race window is a few instructions wide, so one round rarely hits it.
+    const ROUNDS: usize = 300;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+
+    for round in 0..ROUNDS {
+        let bus = Bus::new();
+        let started = Arc::new(std::sync::Barrier::new(2));
+        let emitter = std::thread::spawn({
+            let bus = bus.clone();
+            let started = Arc::clone(&started);
+            let runtime = runtime.handle().clone();
+            move || {
+                let _in_runtime = runtime.enter();
+                started.wait();
+                let mut accepted = 0;
+                while bus.emit_detached(PingQueued).is_ok() {
+                    accepted += 1;
+                }
+                accepted
+            }
+        });
+
+        started.wait();
+        let report = runtime.block_on(bus.shutdown(PATIENCE));
+        let accepted = emitter.join().unwrap();
+
+        assert!(report.failed().is_empty(), "round {round}: {report}");
+        assert_eq!(
+            report.finished() + report.still_running().len(),
+            accepted,
+            "round {round}: {report}"
+        );
+    }
 }
 
 // Events emitted after shutdown began.

@@ -6,7 +6,6 @@ use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -113,8 +112,6 @@ struct Inner {
     routes: HashMap<TypeId, Route, BuildHasherDefault<TypeIdHasher>>,
     /// Set when observers are registered, so that every emit builds an envelope.
     observed: bool,
-    /// Set when [`Bus::shutdown`] begins.
-    closed: AtomicBool,
     source: Arc<str>,
     max_depth: u32,
     states: HashMap<TypeId, Arc<dyn Any + Send + Sync>, BuildHasherDefault<TypeIdHasher>>,
@@ -636,7 +633,6 @@ impl BusBuilder {
             inner: Arc::new(Inner {
                 routes,
                 observed: !self.observers.is_empty(),
-                closed: AtomicBool::new(false),
                 source: self.source,
                 max_depth: self.max_depth,
                 states: self.states,
@@ -989,7 +985,7 @@ impl Bus {
     /// shut down.
     #[inline]
     fn is_special(&self) -> bool {
-        self.inner.observed || self.inner.closed.load(Ordering::Relaxed)
+        self.inner.observed || self.inner.tracker.is_closed()
     }
 
     /// Runs the synchronous handlers of `event` inline and reports what happened.
@@ -1340,26 +1336,20 @@ impl Bus {
     /// ```
     pub fn emit_detached<E: Event>(&self, event: E) -> Result<Detached, ShutDownError<E>> {
         warn_if_deprecated::<E>();
-        if self.inner.closed.load(Ordering::SeqCst) {
-            return Err(ShutDownError(event));
-        }
-        let envelope = Arc::new(self.envelope(event));
         let depth = frame::next_depth();
         let bus = self.clone();
-        let kept = Arc::clone(&envelope);
-        Ok(self.inner.tracker.spawn(
-            E::NAME,
-            envelope.metadata.id.clone(),
-            kept,
-            move |key| async move {
-                if bus.inner.observed {
-                    bus.observe(&envelope.metadata, &|| serde_json::to_vec(&*envelope));
-                }
-                let report = bus.run_envelope_async(&envelope, depth).await;
-                bus.inner.tracker.finish(key, &report);
-                report
-            },
-        ))
+        let work = move |key, envelope: Arc<Envelope<E>>| async move {
+            if bus.inner.observed {
+                bus.observe(&envelope.metadata, &|| serde_json::to_vec(&*envelope));
+            }
+            let report = bus.run_envelope_async(&envelope, depth).await;
+            bus.inner.tracker.finish(key, &report);
+            report
+        };
+        // The tracker checks for a shutdown and registers the work under one
+        // lock, so the event is either rejected here or in the shutdown report.
+        let spawned = self.inner.tracker.spawn(self.envelope(event), work);
+        spawned.map_err(ShutDownError)
     }
 
     /// Stops accepting new events, waits up to `timeout` for detached work
@@ -1394,7 +1384,7 @@ impl Bus {
     /// # });
     /// ```
     pub async fn shutdown(&self, timeout: Duration) -> ShutdownReport {
-        self.inner.closed.store(true, Ordering::SeqCst);
+        self.inner.tracker.close();
         let cancelled = self.inner.tracker.drain(timeout).await;
         let still_running = cancelled
             .into_iter()
@@ -1413,7 +1403,7 @@ impl Bus {
     /// assert!(!events::Bus::new().is_shut_down());
     /// ```
     pub fn is_shut_down(&self) -> bool {
-        self.inner.closed.load(Ordering::SeqCst)
+        self.inner.tracker.is_closed()
     }
 
     /// Removes a dead letter from the store and dispatches its event again:
@@ -1579,7 +1569,7 @@ impl Bus {
         if self.inner.observed {
             self.observe(metadata, json);
         }
-        if !self.inner.closed.load(Ordering::SeqCst) || frame::next_depth() > 0 {
+        if !self.inner.tracker.is_closed() || frame::next_depth() > 0 {
             return None;
         }
         tracing::error!(

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -12,14 +13,20 @@ use tokio::task::{AbortHandle, JoinHandle};
 
 use crate::dead_letter::{DeadLetter, DeadLetterId, DeadLetterReason};
 use crate::decode::ErasedEnvelope;
-use crate::envelope::EventId;
+use crate::envelope::{Envelope, EventId};
+use crate::event::Event;
 use crate::report::Report;
 
-/// The detached work of a bus.
+/// The detached work of a bus, and whether the bus still accepts new work.
 #[derive(Default)]
 pub(crate) struct Tracker {
     state: Mutex<TrackerState>,
     idle: Notify,
+    /// Set by [`close`](Tracker::close) when shutdown begins. It is written
+    /// under the `state` lock and read under it by [`spawn`](Tracker::spawn),
+    /// so every spawn either registers its work before the shutdown looks
+    /// for running work, or is rejected.
+    closed: AtomicBool,
 }
 
 #[derive(Default)]
@@ -37,36 +44,59 @@ impl Tracker {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Spawns the work that `start` returns, which calls [`finish`](Tracker::finish)
-    /// with the key it is given when done.
-    pub(crate) fn spawn<F>(
+    /// Returns whether [`close`](Tracker::close) was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        // The flag guards no other data, and `spawn` reads it again under
+        // the lock, so a relaxed load is enough here.
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    /// Closes the tracker, so that every later [`spawn`](Tracker::spawn)
+    /// returns its event unspawned.
+    pub(crate) fn close(&self) {
+        let _state = self.state();
+        self.closed.store(true, Ordering::Relaxed);
+    }
+
+    /// Spawns the work that `start` returns for `envelope`, unless the
+    /// tracker is closed, in which case it returns the event unspawned.
+    /// The work must call [`finish`](Tracker::finish) with the key it is
+    /// given when done.
+    pub(crate) fn spawn<E, F>(
         &self,
-        event: &'static str,
-        id: EventId,
-        envelope: Arc<dyn ErasedEnvelope>,
-        start: impl FnOnce(u64) -> F,
-    ) -> Detached
+        envelope: Envelope<E>,
+        start: impl FnOnce(u64, Arc<Envelope<E>>) -> F,
+    ) -> Result<Detached, E>
     where
+        E: Event,
         F: Future<Output = Report> + Send + 'static,
     {
         let mut state = self.state();
+        // Checked under the lock that `close` takes, so a shutdown cannot
+        // begin between this check and the insert below.
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(envelope.into_payload());
+        }
         state.next_key += 1;
         let key = state.next_key;
+        let id = envelope.metadata.id.clone();
+        let envelope = Arc::new(envelope);
+        let erased: Arc<dyn ErasedEnvelope> = envelope.clone();
         // The lock is held until the entry is in, so a task that finishes at
         // once on another thread waits for it in `finish`.
-        let handle = tokio::spawn(start(key));
+        let handle = tokio::spawn(start(key, envelope));
         state.running.insert(
             key,
             StillRunning {
-                event,
+                event: E::NAME,
                 id: id.clone(),
                 since: Utc::now(),
-                envelope,
+                envelope: erased,
                 abort: Some(handle.abort_handle()),
                 dead_letter: None,
             },
         );
-        Detached { id, handle }
+        Ok(Detached { id, handle })
     }
 
     pub(crate) fn finish(&self, key: u64, report: &Report) {
