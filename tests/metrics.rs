@@ -8,8 +8,10 @@ fn metrics_are_recorded() {}
 
 #[cfg(feature = "metrics")]
 mod with_feature {
+    use std::time::Duration;
+
     use events::{on, Bus, Context, Event};
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
     use serde::{Deserialize, Serialize};
 
     #[derive(Event, Serialize, Deserialize)]
@@ -47,17 +49,9 @@ mod with_feature {
             .map(|(_, _, value)| value)
     }
 
-    #[test]
-    fn emits_count_runs_retries_and_dead_letters() {
-        let recorder = DebuggingRecorder::new();
-        let snapshotter = recorder.snapshotter();
-        metrics::with_local_recorder(&recorder, || {
-            let bus = Bus::new();
-            assert!(bus.emit(InvoiceIssued { invoice_id: 1 }).is_ok());
-            assert!(!bus.emit(InvoiceIssued { invoice_id: 2 }).is_ok());
-        });
-
-        let snapshot: Vec<_> = snapshotter
+    /// Takes every metric recorded so far.
+    fn snapshot(snapshotter: &Snapshotter) -> Vec<Recorded> {
+        snapshotter
             .snapshot()
             .into_vec()
             .into_iter()
@@ -69,7 +63,20 @@ mod with_feature {
                     .collect();
                 (key.name().to_owned(), labels, value)
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn emits_count_runs_retries_and_dead_letters() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || {
+            let bus = Bus::new();
+            assert!(bus.emit(InvoiceIssued { invoice_id: 1 }).is_ok());
+            assert!(!bus.emit(InvoiceIssued { invoice_id: 2 }).is_ok());
+        });
+
+        let snapshot = snapshot(&snapshotter);
 
         let event = ("event", "metrics.InvoiceIssued");
         let handler = ("handler", "metrics.export");
@@ -99,7 +106,11 @@ mod with_feature {
             Some(&DebugValue::Counter(2))
         );
         assert_eq!(
-            find(&snapshot, "events_dead_letters_total", &[event, handler]),
+            find(
+                &snapshot,
+                "events_dead_letters_total",
+                &[event, handler, ("reason", "handler_failed")]
+            ),
             Some(&DebugValue::Counter(1))
         );
         let Some(DebugValue::Histogram(latencies)) = find(
@@ -110,5 +121,79 @@ mod with_feature {
             panic!("no handler latency histogram in {snapshot:?}");
         };
         assert_eq!(latencies.len(), 4);
+    }
+
+    #[derive(Event, Serialize, Deserialize)]
+    #[event(name = "metrics.PriceChanged")]
+    struct PriceChanged;
+
+    // Re-emits its own event, so only the depth limit ends the chain.
+    #[on(PriceChanged, name = "metrics.reprice")]
+    fn reprice(_: &PriceChanged, cx: Context) {
+        cx.emit(PriceChanged);
+    }
+
+    #[derive(Event, Serialize, Deserialize)]
+    #[event(name = "metrics.StreamOpened")]
+    struct StreamOpened;
+
+    #[on(StreamOpened, name = "metrics.follow")]
+    async fn follow(_: &StreamOpened) {
+        std::future::pending::<()>().await;
+    }
+
+    #[test]
+    fn dead_letters_of_whole_events_counted() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let bus = Bus::builder().max_depth(1).build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        metrics::with_local_recorder(&recorder, || {
+            // Depths 0 and 1 run the handler, and the emit at depth 2 is rejected.
+            assert!(!bus.emit(PriceChanged).is_ok());
+            runtime.block_on(async {
+                bus.emit_detached(StreamOpened).unwrap();
+                // The handler never finishes, so a zero timeout cancels it.
+                let report = bus.shutdown(Duration::ZERO).await;
+                assert_eq!(report.still_running().len(), 1, "{report}");
+            });
+            assert!(bus.emit(PriceChanged).rejected().is_some());
+        });
+
+        let snapshot = snapshot(&snapshotter);
+        let no_handler = ("handler", "");
+        let price = ("event", "metrics.PriceChanged");
+        assert_eq!(
+            find(
+                &snapshot,
+                "events_dead_letters_total",
+                &[price, no_handler, ("reason", "depth_exceeded")]
+            ),
+            Some(&DebugValue::Counter(1))
+        );
+        assert_eq!(
+            find(
+                &snapshot,
+                "events_dead_letters_total",
+                &[price, no_handler, ("reason", "shut_down")]
+            ),
+            Some(&DebugValue::Counter(1))
+        );
+        assert_eq!(
+            find(
+                &snapshot,
+                "events_dead_letters_total",
+                &[
+                    ("event", "metrics.StreamOpened"),
+                    no_handler,
+                    ("reason", "cancelled")
+                ]
+            ),
+            Some(&DebugValue::Counter(1))
+        );
+        assert_eq!(bus.dead_letters().list().unwrap().len(), 3);
     }
 }

@@ -1,6 +1,7 @@
 //! What the bus reports through `tracing`: an "event" span per emit and a
 //! "handler" span per attempt, both at debug level, a warning for each retry
-//! and an error for each final failure and rejected event.
+//! and an error for each final failure, rejected event and detached event
+//! cancelled at shutdown.
 //!
 //! Each test installs its own subscriber for the current thread only, with a
 //! layer that records spans and log events, so tests running in parallel do
@@ -406,4 +407,49 @@ fn shutdown_rejection_logs_error() {
     );
     assert_eq!(field(&errors[0].fields, "event"), "CartTraced");
     assert!(recording.spans_named("event").is_empty());
+}
+
+#[derive(Event, Serialize, Deserialize)]
+struct UploadTraced;
+
+#[on(UploadTraced, name = "trace.upload")]
+async fn trace_upload(_: &UploadTraced) {
+    std::future::pending::<()>().await;
+}
+
+#[test]
+fn shutdown_cancellation_logs_error() {
+    let bus = Bus::new();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+
+    let ((report, id), recording) = record(|| {
+        runtime.block_on(async {
+            let detached = bus.emit_detached(UploadTraced).unwrap();
+            let id = detached.id().to_string();
+            // The handler never finishes, so a zero timeout cancels it.
+            (bus.shutdown(Duration::ZERO).await, id)
+        })
+    });
+
+    assert_eq!(report.still_running().len(), 1, "{report}");
+    let errors = recording.logs_at(Level::ERROR);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let error = &errors[0];
+    assert_eq!(
+        error.message(),
+        "detached event cancelled at shutdown; the event is kept in the dead-letter store"
+    );
+    assert_eq!(field(&error.fields, "event"), "UploadTraced");
+    assert_eq!(field(&error.fields, "id"), id);
+    // The event starts its own chain, so its correlation id is its id.
+    assert_eq!(field(&error.fields, "correlation_id"), id);
+    assert_eq!(field(&error.fields, "timeout"), "0ns");
+    assert_eq!(
+        field(&error.fields, "error"),
+        "still running when the shutdown timed out"
+    );
+    assert_eq!(bus.dead_letters().list().unwrap().len(), 1);
 }

@@ -29,7 +29,7 @@ use crate::policy::{Concurrency, OnFailure, Retry};
 use crate::registry::{self, RegistryError};
 use crate::report::Tally;
 pub use crate::report::{HandlerFailure, Rejection, Report};
-use crate::shutdown::{Detached, ShutdownReport, Tracker};
+use crate::shutdown::{Detached, ShutdownReport, Tracker, CANCELLED_ERROR};
 
 /// The default maximum nesting depth of events emitted from handlers.
 ///
@@ -1389,6 +1389,14 @@ impl Bus {
         let still_running = cancelled
             .into_iter()
             .map(|mut running| {
+                tracing::error!(
+                    event = running.event(),
+                    id = %running.id(),
+                    correlation_id = %running.correlation_id(),
+                    timeout = ?timeout,
+                    error = CANCELLED_ERROR,
+                    "detached event cancelled at shutdown; the event is kept in the dead-letter store"
+                );
                 let letter = running.to_dead_letter(DeadLetterReason::Cancelled);
                 running.dead_letter = letter.and_then(|letter| self.keep(letter));
                 running
@@ -2041,17 +2049,21 @@ impl Bus {
                 "event handler failed; the event's remaining handlers do not run"
             ),
         }
-        #[cfg(feature = "metrics")]
-        crate::metrics::handler_failed(frame.name, handler.info.name(), dead_letter.is_some());
         HandlerFailure::new(handler.info, error, attempts, dead_letter)
     }
 
-    /// Writes a dead letter to the store; on failure, logs it whole so that
-    /// it is still not lost.
+    /// Writes a dead letter to the store and counts it. When the store
+    /// fails, logs the letter whole so that the event is still not lost.
     fn keep(&self, letter: DeadLetter) -> Option<DeadLetterId> {
+        #[cfg(feature = "metrics")]
+        let labels = crate::metrics::dead_letter_labels(&letter);
         let json = String::from_utf8_lossy(letter.event()).into_owned();
         match self.inner.dead_letters.push(letter) {
-            Ok(id) => Some(id),
+            Ok(id) => {
+                #[cfg(feature = "metrics")]
+                crate::metrics::dead_letter_kept(labels);
+                Some(id)
+            }
             Err(error) => {
                 tracing::error!(%error, event = %json, "cannot keep a dead letter; the event is logged here instead");
                 None

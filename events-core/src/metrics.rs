@@ -8,9 +8,13 @@
 //! | `events_handler_runs_total` | counter, one per attempt | `event`, `handler`, `outcome` (`ok` or `error`) |
 //! | `events_handler_duration_seconds` | histogram, one value per attempt | `event`, `handler` |
 //! | `events_handler_retries_total` | counter | `event`, `handler` |
-//! | `events_dead_letters_total` | counter | `event`, `handler` |
+//! | `events_dead_letters_total` | counter, one per dead letter the bus writes | `event`, `handler` (empty for a whole event), `reason` |
 
 use std::time::Duration;
+
+use metrics::Label;
+
+use crate::dead_letter::{DeadLetter, DeadLetterReason};
 
 pub(crate) fn event_handled(event: &'static str) {
     metrics::counter!("events_handled_total", "event" => event).increment(1);
@@ -38,9 +42,30 @@ pub(crate) fn handler_retried(event: &'static str, handler: &'static str) {
         .increment(1);
 }
 
-pub(crate) fn handler_failed(event: &'static str, handler: &'static str, dead_lettered: bool) {
-    if dead_lettered {
-        metrics::counter!("events_dead_letters_total", "event" => event, "handler" => handler)
-            .increment(1);
+/// Returns the labels of `events_dead_letters_total` for `letter`, taken
+/// before the store consumes it. `handler` is empty when the bus kept the
+/// whole event rather than one handler's failure.
+pub(crate) fn dead_letter_labels(letter: &DeadLetter) -> Vec<Label> {
+    vec![
+        Label::new("event", letter.event_name().to_owned()),
+        Label::new("handler", letter.handler().unwrap_or_default().to_owned()),
+        Label::new("reason", reason_label(letter.reason())),
+    ]
+}
+
+/// Counts a dead letter that the store accepted.
+pub(crate) fn dead_letter_kept(labels: Vec<Label>) {
+    metrics::counter!("events_dead_letters_total", labels).increment(1);
+}
+
+fn reason_label(reason: DeadLetterReason) -> &'static str {
+    match reason {
+        DeadLetterReason::HandlerFailed => "handler_failed",
+        DeadLetterReason::ShutDown => "shut_down",
+        DeadLetterReason::DepthExceeded => "depth_exceeded",
+        DeadLetterReason::Cancelled => "cancelled",
+        // NOTE: `events_store::replay` pushes its undecodable rows to the
+        // store directly, not through the bus, so they are not counted.
+        DeadLetterReason::Undecodable => "undecodable",
     }
 }

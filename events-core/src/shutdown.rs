@@ -17,6 +17,9 @@ use crate::envelope::{Envelope, EventId};
 use crate::event::Event;
 use crate::report::Report;
 
+/// The error of a dead letter kept for work cancelled at shutdown.
+pub(crate) const CANCELLED_ERROR: &str = "still running when the shutdown timed out";
+
 /// The detached work of a bus, and whether the bus still accepts new work.
 #[derive(Default)]
 pub(crate) struct Tracker {
@@ -276,13 +279,18 @@ impl StillRunning {
         self.dead_letter
     }
 
+    /// Returns the event's correlation id, or its id when it starts a chain.
+    pub(crate) fn correlation_id(&self) -> &EventId {
+        self.envelope.metadata().correlation_or_id()
+    }
+
     pub(crate) fn to_dead_letter(&self, reason: DeadLetterReason) -> Option<DeadLetter> {
         let metadata = self.envelope.metadata();
         match self.envelope.to_json() {
             Ok(json) => Some(
                 DeadLetter::builder(json, self.event, metadata.version(), self.id.to_string())
                     .reason(reason)
-                    .error("still running when the shutdown timed out")
+                    .error(CANCELLED_ERROR)
                     .attempts(0)
                     .times(self.since, Utc::now())
                     .build(),
