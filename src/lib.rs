@@ -75,7 +75,9 @@
 //! `&Envelope<E>` and returning `()` or `Result<(), E>` with `E: Display`
 //! (which covers boxed errors and `anyhow::Error`). After the event it may
 //! take [`State<T>`](State) for state given to the bus and [`Context`] to
-//! emit follow-ups, in any order.
+//! emit follow-ups, in any order. `Context` and `Context<'_>` both work, in
+//! `async` handlers too, where the macro adds the `'_` that an `async fn`
+//! requires.
 //! `&Envelope<E>` may be spelled through a type alias. On an associated
 //! function inside an `impl` block, the compiler reports `cannot find
 //! function`: move the handler out of the `impl`.

@@ -933,6 +933,31 @@ fn missing_state<T>(handler: &HandlerInfo) -> ! {
 /// assert!(report.is_ok());
 /// assert_eq!(report.follow_ups().len(), 0); // follow-ups are listed only when they fail
 /// ```
+///
+/// A handler may write the parameter as `Context` or `Context<'_>`, also when
+/// it is `async`. An `async fn` rejects a lifetime left out of a path (error
+/// E0726), so `#[on]` writes a bare `Context` of an `async` handler as
+/// `Context<'_>`.
+///
+/// ```
+/// # use events::{on, Bus, Context, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+/// # #[derive(Event, Serialize, Deserialize)] struct PaymentRequested { order_id: u64 }
+/// #[on(OrderPlaced)]
+/// async fn request_payment(order: &OrderPlaced, cx: Context) {
+///     cx.emit_async(PaymentRequested { order_id: order.order_id }).await;
+/// }
+///
+/// #[on(OrderPlaced)]
+/// async fn audit(_: &OrderPlaced, cx: Context<'_>) {
+///     assert_eq!(cx.attempt(), 1);
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let report = Bus::new().emit_async(OrderPlaced { order_id: 7 }).await;
+/// assert_eq!(report.handlers_run(), 2);
+/// # });
+/// ```
 pub struct Context<'a> {
     bus: &'a Bus,
     handler: &'static HandlerInfo,

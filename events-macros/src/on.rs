@@ -6,14 +6,14 @@ use quote::{quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
 use syn::parse::Parser;
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, ReturnType, Type};
+use syn::{FnArg, ItemFn, PathArguments, ReturnType, Type};
 
 use crate::attr::{Errors, OnOptions};
 use crate::derive_event::{cfg_attrs, line_of};
 use crate::krate::runtime_path;
 
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let function: ItemFn = match syn::parse2(item.clone()) {
+    let mut function: ItemFn = match syn::parse2(item.clone()) {
         Ok(function) => function,
         Err(_) => {
             let error = syn::Error::new(
@@ -25,6 +25,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
 
+    elide_context_lifetime(&mut function);
     let options = OnOptions::parse.parse2(args);
     let param = check_signature(&function, options.as_ref().ok());
     match (options, param) {
@@ -44,6 +45,35 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             }
             let error = errors.finish().unwrap_err().to_compile_error();
             quote!(#error #function)
+        }
+    }
+}
+
+/// Writes a parameter type `Context` (any path ending in `Context` without
+/// generic arguments) of an `async` handler as `Context<'_>`. An `async fn`
+/// rejects a lifetime left out of a path with E0726, while a synchronous
+/// function accepts it, so without this users would have to spell out `'_`
+/// in `async` handlers only.
+fn elide_context_lifetime(function: &mut ItemFn) {
+    if function.sig.asyncness.is_none() {
+        return;
+    }
+    for input in &mut function.sig.inputs {
+        let FnArg::Typed(typed) = input else {
+            continue;
+        };
+        let Type::Path(path) = &mut *typed.ty else {
+            continue;
+        };
+        if path.qself.is_some() {
+            continue;
+        }
+        let Some(last) = path.path.segments.last_mut() else {
+            continue;
+        };
+        if last.ident == "Context" && last.arguments.is_none() {
+            let span = last.ident.span();
+            last.arguments = PathArguments::AngleBracketed(syn::parse_quote_spanned!(span=> <'_>));
         }
     }
 }
