@@ -119,6 +119,32 @@
 //! fn wrong(order: OrderPlaced) {} // must borrow: `&OrderPlaced`
 //! ```
 //!
+//! # Metrics
+//!
+//! With the `metrics` feature (`features = ["metrics"]` on the `events`
+//! dependency), the bus records counters and handler latencies through the
+//! facade of the `metrics` crate. Install any `metrics` recorder, such as a
+//! Prometheus exporter, to collect them. Without the feature the bus records
+//! none and does not depend on `metrics`.
+//!
+//! | name | kind | labels |
+//! |---|---|---|
+//! | `events_handled_total` | counter, one per event whose handlers start running | `event` |
+//! | `events_handler_runs_total` | counter, one per attempt | `event`, `handler`, `outcome` |
+//! | `events_handler_duration_seconds` | histogram in seconds, one value per attempt | `event`, `handler` |
+//! | `events_handler_retries_total` | counter, one per retry | `event`, `handler` |
+//! | `events_dead_letters_total` | counter, one per dead letter the bus writes | `event`, `handler`, `reason` |
+//!
+//! `event` is the event name and `handler` the handler name. `outcome` is
+//! `ok` or `error`. In `events_dead_letters_total`, `handler` is empty when
+//! the bus keeps the whole event, and `reason` is one of `handler_failed`,
+//! `shut_down`, `depth_exceeded` and `cancelled`, after
+//! [`DeadLetterReason`](dead_letter::DeadLetterReason).
+//! `events_handled_total` leaves out events that have no handler on the
+//! bus. Rows that `events_store::replay` cannot decode are written to the
+//! dead-letter store directly, not by the bus, so `events_dead_letters_total`
+//! leaves them out.
+//!
 //! # Using the runtime and macro crates directly
 //!
 //! A crate that depends on `events-core` and `events-macros` instead of this

@@ -6,6 +6,11 @@
 //! crate together with the `#[derive(Event)]` and `#[on]` macros. Depending on
 //! `events-core` and `events-macros` directly works too.
 //!
+//! With the `metrics` feature, the bus records counters and handler
+//! latencies through the facade of the `metrics` crate. The "Metrics"
+//! section of the `events` crate documentation lists their names, kinds and
+//! labels.
+//!
 //! ```
 //! use events::{on, registry, Bus, Envelope, Event};
 //! use serde::{Deserialize, Serialize};

@@ -1,14 +1,7 @@
 //! Counters and latencies through the `metrics` facade, with the `metrics`
-//! feature. Install any `metrics` recorder (Prometheus, StatsD, ...) to
-//! collect them:
-//!
-//! | name | kind | labels |
-//! |---|---|---|
-//! | `events_handled_total` | counter | `event` |
-//! | `events_handler_runs_total` | counter, one per attempt | `event`, `handler`, `outcome` (`ok` or `error`) |
-//! | `events_handler_duration_seconds` | histogram, one value per attempt | `event`, `handler` |
-//! | `events_handler_retries_total` | counter | `event`, `handler` |
-//! | `events_dead_letters_total` | counter, one per dead letter the bus writes | `event`, `handler` (empty for a whole event), `reason` |
+//! feature. The "Metrics" section of the `events` crate documentation
+//! (`src/lib.rs` of the facade) lists their names, kinds and labels for
+//! users, so change it together with this file.
 
 use std::time::Duration;
 
