@@ -264,3 +264,63 @@ fn failing_handler_report_allocates() {
         "carrier unreachable for shipment 9"
     );
 }
+
+/// A parcel was weighed. Its async handler takes only the payload.
+#[derive(Event, Serialize, Deserialize)]
+#[event(name = "alloc.ParcelWeighed")]
+struct ParcelWeighed {
+    grams: u64,
+}
+
+#[on(ParcelWeighed)]
+async fn record_weight(parcel: &ParcelWeighed) {
+    PARCEL_GRAMS.fetch_add(parcel.grams, Ordering::Relaxed);
+}
+
+static PARCEL_GRAMS: AtomicU64 = AtomicU64::new(0);
+
+/// A parcel was counted. Its async handler also takes state and a context.
+#[derive(Event, Serialize, Deserialize)]
+#[event(name = "alloc.ParcelCounted")]
+struct ParcelCounted {
+    units: u64,
+}
+
+#[on(ParcelCounted)]
+async fn record_parcels(parcel: &ParcelCounted, warehouse: State<Warehouse>, cx: Context) {
+    assert_eq!(cx.attempt(), 1);
+    warehouse.units.fetch_add(parcel.units, Ordering::Relaxed);
+}
+
+#[test]
+fn async_state_and_context_add_no_allocation() {
+    // An async emit allocates for its envelope and the handler's future
+    // either way; taking state and a context must not add to that.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime starts");
+    let bus = bus();
+    runtime.block_on(async {
+        assert!(bus.emit_async(ParcelWeighed { grams: 1 }).await.is_ok());
+        assert!(bus.emit_async(ParcelCounted { units: 1 }).await.is_ok());
+    });
+
+    let payload_only = allocations_during(|| {
+        runtime.block_on(async {
+            for grams in 0..EMITS {
+                let report = bus.emit_async(ParcelWeighed { grams }).await;
+                assert_eq!(report.handlers_run(), 1);
+            }
+        });
+    });
+    let with_state = allocations_during(|| {
+        runtime.block_on(async {
+            for units in 0..EMITS {
+                let report = bus.emit_async(ParcelCounted { units }).await;
+                assert_eq!(report.handlers_run(), 1);
+            }
+        });
+    });
+
+    assert_eq!(with_state, payload_only);
+}
