@@ -762,16 +762,43 @@ pub struct MissingState {
 
 impl MissingState {
     /// Returns the handler's name.
+    ///
+    /// ```
+    /// # use events::{on, Bus, BuildError, Event, State}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+    /// # struct Ledger;
+    /// # #[on(OrderPlaced, name = "ledger.post")] fn post(_: &OrderPlaced, _: State<Ledger>) {}
+    /// let Err(BuildError::MissingState(missing)) = Bus::builder().build() else { panic!() };
+    /// assert_eq!(missing[0].handler(), "ledger.post");
+    /// ```
     pub fn handler(&self) -> &'static str {
         self.handler
     }
 
     /// Returns the name of the event the handler handles.
+    ///
+    /// ```
+    /// # use events::{on, Bus, BuildError, Event, State}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+    /// # struct Ledger;
+    /// # #[on(OrderPlaced, name = "ledger.post")] fn post(_: &OrderPlaced, _: State<Ledger>) {}
+    /// let Err(BuildError::MissingState(missing)) = Bus::builder().build() else { panic!() };
+    /// assert_eq!(missing[0].event(), "OrderPlaced");
+    /// ```
     pub fn event(&self) -> &'static str {
         self.event
     }
 
     /// Returns the missing state type, as [`type_name`](std::any::type_name) gives it.
+    ///
+    /// ```
+    /// # use events::{on, Bus, BuildError, Event, State}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+    /// # struct Ledger;
+    /// # #[on(OrderPlaced, name = "ledger.post")] fn post(_: &OrderPlaced, _: State<Ledger>) {}
+    /// let Err(BuildError::MissingState(missing)) = Bus::builder().build() else { panic!() };
+    /// assert_eq!(missing[0].state_type(), std::any::type_name::<Ledger>());
+    /// ```
     pub fn state_type(&self) -> &'static str {
         self.state_type
     }
@@ -788,6 +815,24 @@ impl fmt::Display for MissingState {
 }
 
 /// A fake that takes another event type than the handler it replaces.
+///
+/// ```
+/// # use events::{on, Bus, BuildError, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced;
+/// # #[derive(Event, Serialize, Deserialize)] struct OrderShipped;
+/// #[on(OrderPlaced, name = "mail.confirmation")]
+/// fn send_mail(_: &OrderPlaced) {}
+///
+/// // The fake takes `&OrderShipped`, but the handler it replaces handles `OrderPlaced`.
+/// let error = Bus::builder()
+///     .replace("mail.confirmation", |_: &OrderShipped| {})
+///     .build()
+///     .unwrap_err();
+/// let BuildError::ReplacementType(mismatches) = &error else { panic!("{error}") };
+/// let message = mismatches[0].to_string();
+/// assert!(message.starts_with("handler `mail.confirmation` handles `"));
+/// assert!(message.ends_with("OrderShipped`"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReplacementMismatch {
     handler: &'static str,
@@ -806,6 +851,33 @@ impl fmt::Display for ReplacementMismatch {
 }
 
 /// Why [`Bus::redispatch`] could not run a dead letter.
+///
+/// ```
+/// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct InvoiceIssued { invoice_id: u64 }
+/// use events::RedispatchError;
+///
+/// #[on(InvoiceIssued)]
+/// async fn export(_: &InvoiceIssued) -> Result<(), String> { Err("ERP unreachable".into()) }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let bus = Bus::new();
+/// let report = bus.emit_async(InvoiceIssued { invoice_id: 4 }).await;
+/// let id = report.failures()[0].dead_letter().unwrap();
+///
+/// // The synchronous `redispatch` cannot run the `async` handler and leaves the letter.
+/// match bus.redispatch(id) {
+///     Err(RedispatchError::NeedsAsync { id: kept }) => assert_eq!(kept, id),
+///     other => panic!("expected `NeedsAsync`, got {other:?}"),
+/// }
+///
+/// // `redispatch_async` takes the letter out of the store, so its id is gone afterwards.
+/// bus.redispatch_async(id).await.unwrap();
+/// let error = bus.redispatch(id).unwrap_err();
+/// assert!(matches!(error, RedispatchError::NotFound(_)));
+/// assert_eq!(error.to_string(), format!("no dead letter has id {id}"));
+/// # });
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RedispatchError {
@@ -2284,6 +2356,22 @@ pub struct ShutDownError<E>(E);
 
 impl<E> ShutDownError<E> {
     /// Returns the event that was not emitted.
+    ///
+    /// ```
+    /// # use events::{Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct OrderPlaced { order_id: u64 }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let bus = Bus::new();
+    /// bus.shutdown(std::time::Duration::ZERO).await;
+    ///
+    /// // A caller that must not lose the event keeps it for the next process.
+    /// let mut outbox = Vec::new();
+    /// if let Err(error) = bus.emit_detached(OrderPlaced { order_id: 7 }) {
+    ///     outbox.push(error.into_event());
+    /// }
+    /// assert_eq!(outbox[0].order_id, 7);
+    /// # });
+    /// ```
     pub fn into_event(self) -> E {
         self.0
     }

@@ -406,6 +406,23 @@ pub fn check(path: impl AsRef<std::path::Path>, mode: Mode) -> Result<(), CheckE
 }
 
 /// The reason the catalog could not be locked or checked.
+///
+/// ```
+/// # use events::Event; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct CartCleared { cart_id: u64 }
+/// use events::catalog::{Catalog, CheckError};
+/// use events::compat::{Lock, Mode};
+///
+/// // `CartCleared` does not derive `schemars::JsonSchema`, so it has no schema to compare.
+/// let error = Catalog::new().check(&Lock::new(), Mode::BackwardTransitive).unwrap_err();
+/// match &error {
+///     CheckError::MissingSchemas(events) => assert!(events.contains(&"CartCleared v1".to_owned())),
+///     CheckError::Incompatible(breaks) => panic!("breaking changes: {breaks}"),
+///     other => panic!("{other}"),
+/// }
+/// eprintln!("{error}");
+/// assert!(error.to_string().contains("derive `schemars::JsonSchema` on their payloads"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CheckError {

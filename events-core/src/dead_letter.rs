@@ -287,30 +287,86 @@ pub struct DeadLetterBuilder(DeadLetter);
 
 impl DeadLetterBuilder {
     /// Sets the handler that failed.
+    ///
+    /// ```
+    /// use events::dead_letter::DeadLetter;
+    ///
+    /// let letter = DeadLetter::builder(b"{}".to_vec(), "OrderPlaced", 1, "e-1")
+    ///     .handler("billing.charge")
+    ///     .build();
+    /// assert_eq!(letter.handler(), Some("billing.charge"));
+    /// ```
     pub fn handler(mut self, handler: impl Into<String>) -> Self {
         self.0.handler = Some(handler.into());
         self
     }
 
     /// Sets why the event is kept.
+    ///
+    /// ```
+    /// use events::dead_letter::{DeadLetter, DeadLetterReason};
+    ///
+    /// // A consumer keeps a received message that names no registered event.
+    /// let received = br#"{"specversion":"1.0","id":"m-1","source":"shop","type":"OrderRefunded","data":{}}"#;
+    /// let error = events::decode(received).unwrap_err();
+    /// let letter = DeadLetter::builder(received.to_vec(), "OrderRefunded", 1, "m-1")
+    ///     .reason(DeadLetterReason::Undecodable)
+    ///     .error(error.to_string())
+    ///     .build();
+    /// assert_eq!(letter.reason(), DeadLetterReason::Undecodable);
+    /// assert_eq!(letter.handler(), None);
+    /// ```
     pub fn reason(mut self, reason: DeadLetterReason) -> Self {
         self.0.reason = reason;
         self
     }
 
     /// Sets the error of the last attempt.
+    ///
+    /// ```
+    /// use events::dead_letter::DeadLetter;
+    ///
+    /// let failure = std::io::Error::new(std::io::ErrorKind::TimedOut, "ERP timed out");
+    /// let letter = DeadLetter::builder(b"{}".to_vec(), "InvoiceIssued", 1, "e-1")
+    ///     .error(failure.to_string())
+    ///     .build();
+    /// assert_eq!(letter.error(), "ERP timed out");
+    /// ```
     pub fn error(mut self, error: impl Into<String>) -> Self {
         self.0.error = error.into();
         self
     }
 
     /// Sets how many times the handler was tried.
+    ///
+    /// ```
+    /// use events::dead_letter::DeadLetter;
+    ///
+    /// let letter = DeadLetter::builder(b"{}".to_vec(), "OrderPlaced", 1, "e-1")
+    ///     .handler("billing.charge")
+    ///     .attempts(5)
+    ///     .build();
+    /// assert!(letter.to_string().contains("after 5 attempt(s)"));
+    /// ```
     pub fn attempts(mut self, attempts: u32) -> Self {
         self.0.attempts = attempts;
         self
     }
 
     /// Sets when the first attempt started and when the last one failed.
+    ///
+    /// ```
+    /// use events::chrono::{TimeZone, Utc};
+    /// use events::dead_letter::DeadLetter;
+    ///
+    /// // A store that reads letters back from a database restores their times.
+    /// let first_attempt_at = Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).unwrap();
+    /// let failed_at = Utc.with_ymd_and_hms(2026, 3, 1, 9, 31, 0).unwrap();
+    /// let letter = DeadLetter::builder(b"{}".to_vec(), "OrderPlaced", 1, "e-1")
+    ///     .times(first_attempt_at, failed_at)
+    ///     .build();
+    /// assert_eq!((letter.failed_at() - letter.first_attempt_at()).num_seconds(), 60);
+    /// ```
     pub fn times(mut self, first_attempt_at: DateTime<Utc>, failed_at: DateTime<Utc>) -> Self {
         self.0.first_attempt_at = first_attempt_at;
         self.0.failed_at = failed_at;
@@ -318,6 +374,17 @@ impl DeadLetterBuilder {
     }
 
     /// Finishes the dead letter.
+    ///
+    /// ```
+    /// use events::dead_letter::{DeadLetter, DeadLetterStore, InMemoryDeadLetters};
+    ///
+    /// let store = InMemoryDeadLetters::new();
+    /// let letter = DeadLetter::builder(b"{}".to_vec(), "OrderPlaced", 1, "e-1")
+    ///     .error("card declined")
+    ///     .build();
+    /// let id = store.push(letter).unwrap();
+    /// assert_eq!(store.get(id).unwrap().unwrap().error(), "card declined");
+    /// ```
     pub fn build(self) -> DeadLetter {
         self.0
     }
@@ -352,6 +419,18 @@ pub struct StoreError {
 
 impl StoreError {
     /// Creates an error with a message that names what failed.
+    ///
+    /// ```
+    /// use events::dead_letter::StoreError;
+    ///
+    /// // A database-backed store wraps its driver's error.
+    /// let cause = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+    /// let error = StoreError::new(format!("cannot insert into `dead_letters`: {cause}"));
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "dead-letter store: cannot insert into `dead_letters`: connection refused"
+    /// );
+    /// ```
     pub fn new(message: impl Into<String>) -> StoreError {
         StoreError {
             message: message.into(),
@@ -390,15 +469,53 @@ impl StoreError {
 /// ```
 pub trait DeadLetterStore: Send + Sync + 'static {
     /// Keeps a dead letter and returns its id.
+    ///
+    /// ```
+    /// use events::dead_letter::{DeadLetter, DeadLetterStore, InMemoryDeadLetters};
+    ///
+    /// let store = InMemoryDeadLetters::new();
+    /// let id = store.push(DeadLetter::builder(b"{}".to_vec(), "OrderPlaced", 1, "e-1").build()).unwrap();
+    /// assert_eq!(store.get(id).unwrap().unwrap().event_id(), "e-1");
+    /// ```
     fn push(&self, letter: DeadLetter) -> Result<DeadLetterId, StoreError>;
 
     /// Returns every dead letter, oldest first.
+    ///
+    /// ```
+    /// use events::dead_letter::{DeadLetter, DeadLetterStore, InMemoryDeadLetters};
+    ///
+    /// let store = InMemoryDeadLetters::new();
+    /// for id in ["e-1", "e-2"] {
+    ///     store.push(DeadLetter::builder(b"{}".to_vec(), "OrderPlaced", 1, id).build()).unwrap();
+    /// }
+    /// let ids: Vec<String> = store.list().unwrap().iter().map(|(_, letter)| letter.event_id().to_owned()).collect();
+    /// assert_eq!(ids, ["e-1", "e-2"]);
+    /// ```
     fn list(&self) -> Result<Vec<(DeadLetterId, DeadLetter)>, StoreError>;
 
-    /// Returns one dead letter.
+    /// Returns one dead letter, or `None` when no letter has this id.
+    ///
+    /// ```
+    /// use events::dead_letter::{DeadLetter, DeadLetterId, DeadLetterStore, InMemoryDeadLetters};
+    ///
+    /// let store = InMemoryDeadLetters::new();
+    /// let id = store.push(DeadLetter::builder(b"{}".to_vec(), "OrderPlaced", 1, "e-1").build()).unwrap();
+    /// assert_eq!(store.get(id).unwrap().unwrap().event_name(), "OrderPlaced");
+    /// assert!(store.get(DeadLetterId(999)).unwrap().is_none());
+    /// ```
     fn get(&self, id: DeadLetterId) -> Result<Option<DeadLetter>, StoreError>;
 
-    /// Removes a dead letter and returns it.
+    /// Removes a dead letter and returns it, or `None` when no letter has this id.
+    ///
+    /// ```
+    /// use events::dead_letter::{DeadLetter, DeadLetterStore, InMemoryDeadLetters};
+    ///
+    /// let store = InMemoryDeadLetters::new();
+    /// let id = store.push(DeadLetter::builder(b"{}".to_vec(), "OrderPlaced", 1, "e-1").build()).unwrap();
+    /// let removed = store.remove(id).unwrap().unwrap();
+    /// assert_eq!(removed.event_id(), "e-1");
+    /// assert!(store.remove(id).unwrap().is_none());
+    /// ```
     fn remove(&self, id: DeadLetterId) -> Result<Option<DeadLetter>, StoreError>;
 }
 
@@ -427,6 +544,15 @@ struct Letters {
 
 impl InMemoryDeadLetters {
     /// Creates an empty store.
+    ///
+    /// ```
+    /// use events::dead_letter::{DeadLetterStore, InMemoryDeadLetters};
+    ///
+    /// let store = InMemoryDeadLetters::new();
+    /// assert!(store.list().unwrap().is_empty());
+    /// let bus = events::Bus::builder().dead_letters(store).build().unwrap();
+    /// assert!(bus.dead_letters().list().unwrap().is_empty());
+    /// ```
     pub fn new() -> InMemoryDeadLetters {
         InMemoryDeadLetters::default()
     }

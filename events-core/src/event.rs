@@ -545,6 +545,40 @@ fn no_schema() -> Option<serde_json::Value> {
 /// A conversion from the previous version of an event, required by
 /// `#[event(upcast_from = Previous)]`. Implement `From<Previous>` (or
 /// `TryFrom<Previous>` with an error that implements `Display`) to get it.
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// use events::{Event, UpcastFrom};
+///
+/// #[derive(Event, Serialize, Deserialize)]
+/// #[event(name = "PaymentCaptured", version = 1)]
+/// struct PaymentCapturedV1 { amount: String }
+///
+/// #[derive(Event, Serialize, Deserialize)]
+/// #[event(version = 2, upcast_from = PaymentCapturedV1)]
+/// struct PaymentCaptured { amount_cents: u64 }
+///
+/// // Version 1 stored the amount as text, which may not parse.
+/// impl TryFrom<PaymentCapturedV1> for PaymentCaptured {
+///     type Error = String;
+///
+///     fn try_from(v1: PaymentCapturedV1) -> Result<Self, String> {
+///         let amount_cents = v1.amount.parse().map_err(|_| {
+///             format!("amount {:?} is not a whole number of cents", v1.amount)
+///         })?;
+///         Ok(PaymentCaptured { amount_cents })
+///     }
+/// }
+///
+/// // Decoding a stored v1 event runs the conversion.
+/// let stored = br#"{"specversion":"1.0","id":"p-1","source":"psp","type":"PaymentCaptured","dataversion":1,"data":{"amount":"1250"}}"#;
+/// let envelope = events::decode(stored).unwrap();
+/// assert_eq!(envelope.payload::<PaymentCaptured>().unwrap().amount_cents, 1250);
+///
+/// // A unit test can call the conversion directly.
+/// let rejected = PaymentCaptured::upcast_from(PaymentCapturedV1 { amount: "12.50".into() });
+/// assert_eq!(rejected.err().unwrap(), r#"amount "12.50" is not a whole number of cents"#);
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` declares `upcast_from = {Previous}` but cannot be converted from it",
     label = "no `From<{Previous}>` or `TryFrom<{Previous}>` for `{Self}`",
@@ -556,6 +590,23 @@ pub trait UpcastFrom<Previous>: Sized {
     /// # Errors
     ///
     /// Returns the conversion's error message when it rejects the payload.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced", version = 1)] struct OrderPlacedV1 { order_id: u64 }
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2, upcast_from = OrderPlacedV1)]
+    /// # struct OrderPlaced { order_id: u64, currency: String }
+    /// use events::UpcastFrom;
+    ///
+    /// impl From<OrderPlacedV1> for OrderPlaced {
+    ///     fn from(v1: OrderPlacedV1) -> Self {
+    ///         OrderPlaced { order_id: v1.order_id, currency: "EUR".into() }
+    ///     }
+    /// }
+    ///
+    /// let upgraded = OrderPlaced::upcast_from(OrderPlacedV1 { order_id: 7 }).unwrap();
+    /// assert_eq!((upgraded.order_id, upgraded.currency.as_str()), (7, "EUR"));
+    /// ```
     fn upcast_from(previous: Previous) -> Result<Self, String>;
 }
 

@@ -10,6 +10,37 @@
 //! | after the last attempt | `on_failure = "dead_letter"`, `"log"` or `"stop"` | [`on_failure`](crate::BusBuilder::on_failure) | [`OnFailure::DeadLetter`] |
 //! | time limit of an `async` handler | `timeout = "5s"` | [`timeout`](crate::BusBuilder::timeout) | none |
 //! | `async` handlers of one event | `concurrent` | [`concurrency`](crate::BusBuilder::concurrency) | [`Concurrency::Sequential`] |
+//!
+//! ```
+//! use events::policy::{OnFailure, Retry};
+//! use events::{on, Bus, Event};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Event, Serialize, Deserialize)]
+//! struct InvoiceIssued { invoice_id: u64 }
+//!
+//! // Overrides the bus's policies: five attempts, then log the failure.
+//! #[on(InvoiceIssued, name = "erp.export", attempts = 5, on_failure = "log")]
+//! fn export(_: &InvoiceIssued) -> Result<(), String> { Err("ERP unreachable".into()) }
+//!
+//! // Takes the bus's policies.
+//! #[on(InvoiceIssued, name = "mail.send")]
+//! fn send_mail(_: &InvoiceIssued) -> Result<(), String> { Err("SMTP unreachable".into()) }
+//!
+//! let bus = Bus::builder()
+//!     .retry(Retry::attempts(2))
+//!     .on_failure(OnFailure::DeadLetter)
+//!     .build()
+//!     .unwrap();
+//! let report = bus.emit(InvoiceIssued { invoice_id: 9 });
+//! let tried: Vec<(&str, u32)> = report.failures().iter().map(|f| (f.handler(), f.attempts())).collect();
+//! assert_eq!(tried, [("erp.export", 5), ("mail.send", 2)]);
+//!
+//! // Only the handler under `OnFailure::DeadLetter` left a dead letter.
+//! let letters = bus.dead_letters().list().unwrap();
+//! assert_eq!(letters.len(), 1);
+//! assert_eq!(letters[0].1.handler(), Some("mail.send"));
+//! ```
 
 use std::cell::Cell;
 use std::fmt;

@@ -211,22 +211,93 @@ pub struct ShutdownReport {
 impl ShutdownReport {
     /// Returns how many detached events were handled to the end, with or
     /// without failures, since the bus was built.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct InvoiceIssued { invoice_id: u64 }
+    /// #[on(InvoiceIssued)]
+    /// async fn export(invoice: &InvoiceIssued) -> Result<(), String> {
+    ///     if invoice.invoice_id == 0 { Err("invoice id 0 is invalid".into()) } else { Ok(()) }
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let bus = Bus::new();
+    /// bus.emit_detached(InvoiceIssued { invoice_id: 0 }).unwrap();
+    /// bus.emit_detached(InvoiceIssued { invoice_id: 12 }).unwrap();
+    /// let report = bus.shutdown(std::time::Duration::from_secs(5)).await;
+    /// assert_eq!(report.finished(), 2);
+    /// # });
+    /// ```
     pub fn finished(&self) -> usize {
         self.finished
     }
 
     /// Returns the reports of detached events that finished with failures.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct InvoiceIssued { invoice_id: u64 }
+    /// #[on(InvoiceIssued)]
+    /// async fn export(invoice: &InvoiceIssued) -> Result<(), String> {
+    ///     if invoice.invoice_id == 0 { Err("invoice id 0 is invalid".into()) } else { Ok(()) }
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let bus = Bus::new();
+    /// bus.emit_detached(InvoiceIssued { invoice_id: 0 }).unwrap();
+    /// bus.emit_detached(InvoiceIssued { invoice_id: 12 }).unwrap();
+    /// let report = bus.shutdown(std::time::Duration::from_secs(5)).await;
+    /// for failed in report.failed() {
+    ///     eprintln!("{failed}");
+    /// }
+    /// assert_eq!(report.failed().len(), 1);
+    /// assert_eq!(report.failed()[0].failures()[0].error().to_string(), "invoice id 0 is invalid");
+    /// # });
+    /// ```
     pub fn failed(&self) -> &[Report] {
         &self.failed
     }
 
     /// Returns the detached events still being handled when the timeout
     /// passed. They were cancelled and kept in the dead-letter store.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct ExportRequested { batch: u32 }
+    /// # #[on(ExportRequested)] async fn export(_: &ExportRequested) { std::future::pending::<()>().await }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let bus = Bus::new();
+    /// bus.emit_detached(ExportRequested { batch: 3 }).unwrap();
+    /// let report = bus.shutdown(std::time::Duration::from_millis(10)).await;
+    /// assert_eq!(report.still_running().len(), 1);
+    /// assert_eq!(bus.dead_letters().list().unwrap().len(), 1);
+    /// # });
+    /// ```
     pub fn still_running(&self) -> &[StillRunning] {
         &self.still_running
     }
 
     /// Returns whether every detached event finished without failures.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct InvoiceIssued { invoice_id: u64 }
+    /// #[on(InvoiceIssued)]
+    /// async fn export(invoice: &InvoiceIssued) -> Result<(), String> {
+    ///     if invoice.invoice_id == 0 { Err("invoice id 0 is invalid".into()) } else { Ok(()) }
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let bus = Bus::new();
+    /// bus.emit_detached(InvoiceIssued { invoice_id: 0 }).unwrap();
+    /// bus.emit_detached(InvoiceIssued { invoice_id: 12 }).unwrap();
+    /// let report = bus.shutdown(std::time::Duration::from_secs(5)).await;
+    /// if !report.is_clean() {
+    ///     eprintln!("{report}");
+    /// }
+    /// assert!(!report.is_clean());
+    /// # });
+    /// ```
     pub fn is_clean(&self) -> bool {
         self.failed.is_empty() && self.still_running.is_empty()
     }
@@ -249,6 +320,35 @@ impl fmt::Display for ShutdownReport {
 }
 
 /// A detached event that was still being handled when a shutdown timed out.
+///
+/// ```
+/// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize)] struct ExportRequested { batch: u32 }
+/// use events::dead_letter::DeadLetterReason;
+/// use std::time::Duration;
+///
+/// #[on(ExportRequested)]
+/// async fn export(_: &ExportRequested) {
+///     // A peer that never responds.
+///     std::future::pending::<()>().await;
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let bus = Bus::new();
+/// let detached = bus.emit_detached(ExportRequested { batch: 3 }).unwrap();
+/// let id = detached.id().clone();
+///
+/// let report = bus.shutdown(Duration::from_millis(10)).await;
+/// let running = &report.still_running()[0];
+/// eprintln!("cancelled: {running}");
+/// assert_eq!(running.event(), "ExportRequested");
+/// assert_eq!(running.id(), &id);
+///
+/// // The cancelled event waits in the dead-letter store for a later redispatch.
+/// let letter = bus.dead_letters().get(running.dead_letter().unwrap()).unwrap().unwrap();
+/// assert_eq!(letter.reason(), DeadLetterReason::Cancelled);
+/// # });
+/// ```
 pub struct StillRunning {
     event: &'static str,
     id: EventId,
@@ -260,21 +360,75 @@ pub struct StillRunning {
 
 impl StillRunning {
     /// Returns the event's name.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct ExportRequested { batch: u32 }
+    /// # #[on(ExportRequested)] async fn export(_: &ExportRequested) { std::future::pending::<()>().await }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let bus = Bus::new();
+    /// bus.emit_detached(ExportRequested { batch: 3 }).unwrap();
+    /// let report = bus.shutdown(std::time::Duration::from_millis(10)).await;
+    /// assert_eq!(report.still_running()[0].event(), "ExportRequested");
+    /// # });
+    /// ```
     pub fn event(&self) -> &'static str {
         self.event
     }
 
     /// Returns the event's id.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct ExportRequested { batch: u32 }
+    /// # #[on(ExportRequested)] async fn export(_: &ExportRequested) { std::future::pending::<()>().await }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let bus = Bus::new();
+    /// let id = bus.emit_detached(ExportRequested { batch: 3 }).unwrap().id().clone();
+    /// let report = bus.shutdown(std::time::Duration::from_millis(10)).await;
+    /// assert_eq!(report.still_running()[0].id(), &id);
+    /// # });
+    /// ```
     pub fn id(&self) -> &EventId {
         &self.id
     }
 
     /// Returns when the event was spawned.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct ExportRequested { batch: u32 }
+    /// # #[on(ExportRequested)] async fn export(_: &ExportRequested) { std::future::pending::<()>().await }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let bus = Bus::new();
+    /// let before = events::chrono::Utc::now();
+    /// bus.emit_detached(ExportRequested { batch: 3 }).unwrap();
+    /// let report = bus.shutdown(std::time::Duration::from_millis(10)).await;
+    /// let running = &report.still_running()[0];
+    /// eprintln!("`{}` ran for {}", running.event(), events::chrono::Utc::now() - running.since());
+    /// assert!(running.since() >= before);
+    /// # });
+    /// ```
     pub fn since(&self) -> DateTime<Utc> {
         self.since
     }
 
-    /// Returns the id of the dead letter that keeps the event.
+    /// Returns the id of the dead letter that keeps the event, or `None` when
+    /// the event could not be encoded or the store failed to keep it.
+    ///
+    /// ```
+    /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] struct ExportRequested { batch: u32 }
+    /// # #[on(ExportRequested)] async fn export(_: &ExportRequested) { std::future::pending::<()>().await }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let bus = Bus::new();
+    /// bus.emit_detached(ExportRequested { batch: 3 }).unwrap();
+    /// let report = bus.shutdown(std::time::Duration::from_millis(10)).await;
+    /// let id = report.still_running()[0].dead_letter().unwrap();
+    /// let letter = bus.dead_letters().get(id).unwrap().unwrap();
+    /// assert_eq!(letter.event_name(), "ExportRequested");
+    /// # });
+    /// ```
     pub fn dead_letter(&self) -> Option<DeadLetterId> {
         self.dead_letter
     }

@@ -79,31 +79,84 @@ pub struct UpcasterInfo {
 
 impl UpcasterInfo {
     /// Returns the event name.
+    ///
+    /// ```
+    /// # use events::upcaster; use serde_json::Value;
+    /// # #[upcaster(name = "CartAbandoned", from = 1)]
+    /// # fn cart_v1(payload: Value) -> Result<Value, String> { Ok(payload) }
+    /// let names: Vec<&str> = events::registry::upcasters().iter().map(|u| u.name()).collect();
+    /// assert!(names.contains(&"CartAbandoned"));
+    /// ```
     pub fn name(&self) -> &'static str {
         self.name
     }
 
     /// Returns the version it upgrades from.
+    ///
+    /// ```
+    /// # use events::upcaster; use serde_json::Value;
+    /// # #[upcaster(name = "CartAbandoned", from = 1)]
+    /// # fn cart_v1(payload: Value) -> Result<Value, String> { Ok(payload) }
+    /// let info = events::registry::upcasters().iter().find(|u| u.name() == "CartAbandoned").unwrap();
+    /// assert_eq!(info.from_version(), 1);
+    /// ```
     pub fn from_version(&self) -> u32 {
         self.from_version
     }
 
     /// Returns the version it upgrades to.
+    ///
+    /// ```
+    /// # use events::upcaster; use serde_json::Value;
+    /// // Version 2 was never released, so this upcaster skips it.
+    /// #[upcaster(name = "CartAbandoned", from = 1, to = 3)]
+    /// fn cart_v1(payload: Value) -> Result<Value, String> { Ok(payload) }
+    ///
+    /// let info = events::registry::upcasters().iter().find(|u| u.name() == "CartAbandoned").unwrap();
+    /// assert_eq!(info.to_version(), 3);
+    /// ```
     pub fn to_version(&self) -> u32 {
         self.to_version
     }
 
     /// Returns the function's path, as `module::function`.
+    ///
+    /// ```
+    /// # use events::upcaster; use serde_json::Value;
+    /// # #[upcaster(name = "CartAbandoned", from = 1)]
+    /// # fn cart_v1(payload: Value) -> Result<Value, String> { Ok(payload) }
+    /// let info = events::registry::upcasters().iter().find(|u| u.name() == "CartAbandoned").unwrap();
+    /// assert_eq!(info.function(), concat!(module_path!(), "::cart_v1"));
+    /// ```
     pub fn function(&self) -> &'static str {
         self.function
     }
 
     /// Returns the source file of the function.
+    ///
+    /// ```
+    /// # use events::upcaster; use serde_json::Value;
+    /// # #[upcaster(name = "CartAbandoned", from = 1)]
+    /// # fn cart_v1(payload: Value) -> Result<Value, String> { Ok(payload) }
+    /// let info = events::registry::upcasters().iter().find(|u| u.name() == "CartAbandoned").unwrap();
+    /// assert_eq!(info.file(), file!());
+    /// ```
     pub fn file(&self) -> &'static str {
         self.file
     }
 
     /// Returns the line of the function's name.
+    ///
+    /// ```
+    /// # use events::upcaster; use serde_json::Value;
+    /// #[upcaster(name = "CartAbandoned", from = 1)]
+    /// fn cart_v1(payload: Value) -> Result<Value, String> { Ok(payload) }
+    /// let declared_at = line!() - 1;
+    ///
+    /// let info = events::registry::upcasters().iter().find(|u| u.name() == "CartAbandoned").unwrap();
+    /// println!("upcaster at {}:{}", info.file(), info.line());
+    /// assert_eq!(info.line(), declared_at);
+    /// ```
     pub fn line(&self) -> u32 {
         self.line
     }
@@ -202,21 +255,73 @@ enum StepKind {
 
 impl UpcastStep {
     /// Returns the event name.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced", version = 1)] struct OrderPlacedV1 { id: u64 }
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2, upcast_from = OrderPlacedV1)] struct OrderPlaced { id: u64 }
+    /// # impl From<OrderPlacedV1> for OrderPlaced { fn from(v: OrderPlacedV1) -> Self { OrderPlaced { id: v.id } } }
+    /// let steps = events::registry::upcast_steps("OrderPlaced");
+    /// assert_eq!(steps[0].name(), "OrderPlaced");
+    /// ```
     pub fn name(&self) -> &'static str {
         self.name
     }
 
     /// Returns the version it upgrades from.
+    ///
+    /// ```
+    /// # use events::{upcaster, Event}; use serde::{Deserialize, Serialize}; use serde_json::Value;
+    /// // Version 2 was never released, so the upcaster of version 1 skips it.
+    /// #[upcaster(name = "CartAbandoned", from = 1, to = 3)]
+    /// fn cart_v1(payload: Value) -> Result<Value, String> { Ok(payload) }
+    ///
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// #[event(version = 3)]
+    /// struct CartAbandoned { cart_id: u64 }
+    ///
+    /// let step = events::registry::upcast_steps("CartAbandoned")[0];
+    /// assert_eq!(step.from_version(), 1);
+    /// ```
     pub fn from_version(&self) -> u32 {
         self.from_version
     }
 
     /// Returns the version it upgrades to.
+    ///
+    /// ```
+    /// # use events::{upcaster, Event}; use serde::{Deserialize, Serialize}; use serde_json::Value;
+    /// // Version 2 was never released, so the upcaster of version 1 skips it.
+    /// #[upcaster(name = "CartAbandoned", from = 1, to = 3)]
+    /// fn cart_v1(payload: Value) -> Result<Value, String> { Ok(payload) }
+    ///
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// #[event(version = 3)]
+    /// struct CartAbandoned { cart_id: u64 }
+    ///
+    /// let step = events::registry::upcast_steps("CartAbandoned")[0];
+    /// assert_eq!(step.to_version(), 3);
+    /// ```
     pub fn to_version(&self) -> u32 {
         self.to_version
     }
 
     /// Returns the JSON upcaster of this step, or `None` for a typed step.
+    ///
+    /// ```
+    /// # use events::{upcaster, Event}; use serde::{Deserialize, Serialize}; use serde_json::Value;
+    /// // Version 2 was never released, so the upcaster of version 1 skips it.
+    /// #[upcaster(name = "CartAbandoned", from = 1, to = 3)]
+    /// fn cart_v1(payload: Value) -> Result<Value, String> { Ok(payload) }
+    ///
+    /// #[derive(Event, Serialize, Deserialize)]
+    /// #[event(version = 3)]
+    /// struct CartAbandoned { cart_id: u64 }
+    ///
+    /// let step = events::registry::upcast_steps("CartAbandoned")[0];
+    /// let upcaster = step.upcaster().expect("version 1 has no Rust type");
+    /// assert!(upcaster.function().ends_with("::cart_v1"));
+    /// ```
     pub fn upcaster(&self) -> Option<&'static UpcasterInfo> {
         match self.kind {
             StepKind::Json(upcaster) => Some(upcaster),
@@ -224,7 +329,18 @@ impl UpcastStep {
         }
     }
 
-    /// Returns the types of a typed step, previous version first.
+    /// Returns the types of a typed step, previous version first, or `None`
+    /// for a JSON upcaster.
+    ///
+    /// ```
+    /// # use events::Event; use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(name = "OrderPlaced", version = 1)] struct OrderPlacedV1 { id: u64 }
+    /// # #[derive(Event, Serialize, Deserialize)] #[event(version = 2, upcast_from = OrderPlacedV1)] struct OrderPlaced { id: u64 }
+    /// # impl From<OrderPlacedV1> for OrderPlaced { fn from(v: OrderPlacedV1) -> Self { OrderPlaced { id: v.id } } }
+    /// let (from, to) = events::registry::upcast_steps("OrderPlaced")[0].types().unwrap();
+    /// assert!(from.rust_type().ends_with("::OrderPlacedV1"));
+    /// assert!(to.rust_type().ends_with("::OrderPlaced"));
+    /// ```
     pub fn types(&self) -> Option<(&'static EventInfo, &'static EventInfo)> {
         match self.kind {
             StepKind::Typed { from, to } => Some((from, to)),
@@ -268,6 +384,36 @@ impl fmt::Display for UpcastStep {
 }
 
 /// A broken upcast chain, found when the registry is validated.
+///
+/// [`registry::validate`] and [`BusBuilder::build`](crate::BusBuilder::build)
+/// return every problem in a [`RegistryError`](registry::RegistryError).
+///
+/// ```
+/// # use events::Event; use serde::{Deserialize, Serialize};
+/// use events::registry::{self, ChainProblem};
+///
+/// #[derive(Event, Serialize, Deserialize)]
+/// #[event(name = "OrderPlaced", version = 1)]
+/// struct OrderPlacedV1 { order_id: u64 }
+///
+/// // Version 2 lacks `upcast_from = OrderPlacedV1`, so stored v1 events cannot be decoded.
+/// #[derive(Event, Serialize, Deserialize)]
+/// #[event(version = 2)]
+/// struct OrderPlaced { order_id: u64, currency: String }
+///
+/// let error = registry::validate().unwrap_err();
+/// let stranded: Vec<(&str, u32, u32)> = error
+///     .chain_problems()
+///     .iter()
+///     .filter_map(|problem| match problem {
+///         ChainProblem::NoPath { name, version, latest, .. } => Some((*name, *version, *latest)),
+///         _ => None,
+///     })
+///     .collect();
+/// assert!(stranded.contains(&("OrderPlaced", 1, 2)));
+/// eprintln!("{error}");
+/// assert!(error.to_string().contains("declare `upcast_from` on the next version's type"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ChainProblem {
