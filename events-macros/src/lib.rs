@@ -6,11 +6,7 @@
 //! user's manifest depends on it (under any name), `::events_core` when it
 //! depends on `events-core` instead, or the path given with `crate = "..."`.
 //!
-//! A doctest of this crate cannot expand its own macros, so the example below
-//! is not run here. The crate documentation of `events` runs the same code,
-//! with more steps, as a doctest.
-//!
-//! ```ignore
+//! ```
 //! use events::{on, Bus, Event};
 //! use serde::{Deserialize, Serialize};
 //!
@@ -105,11 +101,8 @@ use proc_macro::TokenStream;
 /// Implements `events::Event` for a struct and registers its description.
 ///
 /// The [crate documentation](crate) lists the options of `#[event(...)]`.
-/// This example is not run here because a doctest of this crate cannot
-/// expand its own macros. The documentation of the `events` crate runs it
-/// as part of a longer example.
 ///
-/// ```ignore
+/// ```
 /// use events::Event;
 /// use serde::{Deserialize, Serialize};
 ///
@@ -132,11 +125,9 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 /// Registers a function as a handler of one event type.
 ///
 /// The [crate documentation](crate) lists the accepted signatures and the
-/// options of `#[on(...)]`. This example is not run here because a doctest
-/// of this crate cannot expand its own macros. The documentation of the
-/// `events` crate has runnable examples of handlers.
+/// options of `#[on(...)]`.
 ///
-/// ```ignore
+/// ```
 /// # use events::{on, Bus, Event}; use serde::{Deserialize, Serialize};
 /// # #[derive(Event, Serialize, Deserialize)] struct InvoiceIssued { invoice_id: u64 }
 /// #[on(InvoiceIssued, name = "erp.export", attempts = 3, backoff = fixed("100ms"))]
@@ -161,12 +152,16 @@ pub fn on(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `fn(serde_json::Value) -> Result<serde_json::Value, E>` with `E: Display`.
 /// `to` defaults to `from + 1`. See the runtime's `upcast` module.
 ///
-/// This example is not run here because a doctest of this crate cannot
-/// expand its own macros. The `upcast` module of the `events` crate runs a
-/// complete one.
-///
-/// ```ignore
+/// ```
 /// use serde_json::{json, Value};
+///
+/// /// A refund was issued. Version 2 names the unit of the amount.
+/// #[derive(events::Event, serde::Serialize, serde::Deserialize)]
+/// #[event(version = 2)]
+/// struct RefundIssued {
+///     order_id: u64,
+///     amount_cents: u64,
+/// }
 ///
 /// /// Version 1 stored the amount in cents as `amount`.
 /// #[events::upcaster(name = "RefundIssued", from = 1)]
