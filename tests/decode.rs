@@ -103,11 +103,43 @@ fn decode_reads_valid_event() {
 }
 
 #[test]
+fn old_version_without_upcast_rejected() {
+    let bytes = br#"{"specversion":"1.0","id":"inv-1","source":"billing","type":"billing.invoice.issued","dataversion":1,"data":{"invoice_id":1}}"#;
+
+    let error = decode(bytes).unwrap_err();
+
+    assert_eq!(error.reason(), "failed upcast");
+    assert_eq!(error.raw(), bytes);
+    assert!(
+        matches!(
+            error.kind(),
+            DecodeErrorKind::Upcast {
+                from: 1,
+                to: 2,
+                step: (1, 2),
+                field: None,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("no valid upcast leads from v1"),
+        "{message}"
+    );
+    assert!(message.contains("keep_version(true)"), "{message}");
+}
+
+#[test]
 fn decode_selects_version_by_dataversion() {
     let first = br#"{"specversion":"1.0","id":"inv-1","source":"billing","type":"billing.invoice.issued","data":{"invoice_id":1}}"#;
     let second = br#"{"specversion":"1.0","id":"inv-2","source":"billing","type":"billing.invoice.issued","dataversion":2,"data":{"invoice_id":2,"currency":"EUR"}}"#;
 
-    let first = decode(first).unwrap();
+    // No upcast joins the two versions, so only a decoder that keeps each
+    // event's own version reads version 1.
+    let decoder = Decoder::new().keep_version(true);
+    let first = decoder.decode(first).unwrap();
     let second = decode(second).unwrap();
 
     assert_eq!(first.version(), 1);

@@ -302,11 +302,32 @@ fn unambiguous_steps_still_listed() {
 }
 
 #[test]
-fn stranded_version_decodes_as_itself() {
-    // `ParcelShipped` v1 cannot be upgraded, so decoding keeps its own type.
+fn stranded_version_fails_on_decode() {
+    // `ParcelShipped` v1 cannot be upgraded, and the handlers of v2 would
+    // never see it, so decoding reports the broken chain.
     let bytes = br#"{"specversion":"1.0","id":"p-1","source":"warehouse","type":"ParcelShipped","data":{"parcel_id":4}}"#;
 
-    let envelope = events::decode(bytes).unwrap();
+    let error = events::decode(bytes).unwrap_err();
+
+    assert_eq!(error.reason(), "failed upcast");
+    assert!(
+        matches!(error.kind(), DecodeErrorKind::Upcast { from: 1, to: 2, .. }),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("registry::validate()"),
+        "{error}"
+    );
+}
+
+#[test]
+fn stranded_version_decodes_when_kept() {
+    let bytes = br#"{"specversion":"1.0","id":"p-1","source":"warehouse","type":"ParcelShipped","data":{"parcel_id":4}}"#;
+
+    let envelope = events::Decoder::new()
+        .keep_version(true)
+        .decode(bytes)
+        .unwrap();
 
     assert_eq!(envelope.version(), 1);
     assert_eq!(envelope.upcast_from(), None);

@@ -930,7 +930,23 @@ impl<'r> Decoder<'r> {
             (_, Some(latest)) if upcast::has_step_from(&checked.name, checked.version) => {
                 Ok((latest, Some(checked.version)))
             }
-            (Some(info), _) => Ok((info, None)),
+            // An older version with a type but no upcast from it: the chain
+            // is broken, and decoding it as its own version would hand the
+            // latest version's handlers nothing without saying why.
+            (Some(info), Some(latest)) => Err(DecodeErrorKind::Upcast {
+                name: info.name(),
+                from: info.version(),
+                to: latest.version(),
+                step: (info.version(), latest.version()),
+                field: None,
+                message: format!(
+                    "no valid upcast leads from v{} (`events::registry::validate()` names the \
+                     problem in the chain; `Decoder::keep_version(true)` decodes the event as \
+                     `{}` instead)",
+                    info.version(),
+                    info.rust_type()
+                ),
+            }),
             _ => Err(DecodeErrorKind::UnknownEvent {
                 name: checked.name.clone().into_owned(),
                 version: checked.version,
@@ -941,7 +957,6 @@ impl<'r> Decoder<'r> {
     }
 }
 
-/// Upgrades the JSON `data` of an event from version `from` to `latest`.
 /// Returns a `serde_json` error's message without its line and column,
 /// which point into an upgraded value that the caller never sees.
 fn message_without_position(error: &serde_json::Error) -> String {
@@ -953,6 +968,7 @@ fn message_without_position(error: &serde_json::Error) -> String {
     }
 }
 
+/// Upgrades the JSON `data` of an event from version `from` to `latest`.
 fn upgrade(
     latest: &'static EventInfo,
     from: u32,
