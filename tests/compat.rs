@@ -328,6 +328,57 @@ fn updated_lock_keeps_earlier_schemas() {
 }
 
 #[test]
+fn updated_lock_ignores_annotation_changes() {
+    let (first, _, _) = one_version_history();
+    let mut described = first.clone();
+    described["description"] = json!("A parcel left the warehouse.");
+    described["properties"]["a"]["description"] = json!("Carrier name.");
+    // A property named `description` is data, so removing it is a change.
+    let mut with_description_field = first.clone();
+    with_description_field["properties"]["description"] = json!({ "type": "string" });
+
+    let updated = lock_of(&[(1, &first)]).updated_with(&lock_of(&[(1, &described)]));
+    let version = updated.get(EVENT, 1).unwrap();
+    assert_eq!(version.schema(), &described);
+    assert!(version.earlier_schemas().is_empty());
+
+    let updated = lock_of(&[(1, &with_description_field)]).updated_with(&lock_of(&[(1, &first)]));
+    assert_eq!(
+        updated.get(EVENT, 1).unwrap().earlier_schemas(),
+        [with_description_field]
+    );
+}
+
+#[test]
+fn break_against_recorded_and_earlier_reported_once() {
+    // Both the recorded and the earlier schema have `a` as a string; they
+    // differ only in a description.
+    let (first, _, third) = one_version_history();
+    let mut reworded = first.clone();
+    reworded["properties"]["b"]["description"] = json!("Box count.");
+    let mut recorded = Lock::new();
+    recorded.insert(
+        EVENT,
+        1,
+        LockedVersion::new(reworded).with_earlier_schema(first),
+    );
+
+    let found = only_break(check(
+        &recorded,
+        &lock_of(&[(1, &third)]),
+        Mode::BackwardTransitive,
+    ));
+
+    assert_eq!(found.path(), "a");
+    assert!(
+        found
+            .to_string()
+            .starts_with("`OrderPlaced` recorded v1 -> changed v1"),
+        "{found}"
+    );
+}
+
+#[test]
 fn updated_lock_drops_missing_versions() {
     let (first, second, _) = one_version_history();
     let recorded = lock_of(&[(1, &first), (2, &second)]);

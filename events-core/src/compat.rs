@@ -421,8 +421,10 @@ impl Lock {
     /// modes compare a version's next change with all of them, because stored
     /// events may have been written with any of them.
     ///
-    /// Versions recorded here but missing from `current` are left out, so
-    /// `current` must carry the versions to keep.
+    /// A recorded schema that differs from the current one only in
+    /// annotations such as `description` or `title` is not kept, because it
+    /// accepts the same payloads. Versions recorded here but missing from
+    /// `current` are left out, so `current` must carry the versions to keep.
     ///
     /// ```
     /// use events::compat::Lock;
@@ -450,9 +452,16 @@ impl Lock {
                 for schema in &entry.earlier {
                     earlier.push(schema.clone());
                 }
+                // A schema that differs from a kept one only in descriptions
+                // and other annotations accepts the same payloads, so it adds
+                // nothing to check and would only grow the file.
+                let current_shape = without_annotations(&entry.schema);
                 let mut kept: Vec<Value> = Vec::new();
+                let mut kept_shapes = vec![current_shape];
                 for schema in earlier {
-                    if schema != entry.schema && !kept.contains(&schema) {
+                    let shape = without_annotations(&schema);
+                    if !kept_shapes.contains(&shape) {
+                        kept_shapes.push(shape);
                         kept.push(schema);
                     }
                 }
@@ -1311,6 +1320,64 @@ fn linked(
     version == old
 }
 
+/// JSON Schema keywords that describe a value without constraining it.
+const ANNOTATIONS: &[&str] = &[
+    "title",
+    "description",
+    "examples",
+    "$comment",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+];
+
+/// Returns `schema` without the annotation keywords of its schema objects,
+/// so that two schemas compare equal when they accept the same payloads and
+/// differ only in documentation. Property names stay, even when a property
+/// is called `description`.
+fn without_annotations(schema: &Value) -> Value {
+    match schema {
+        Value::Object(object) => {
+            let mut stripped = Map::new();
+            for (key, value) in object {
+                if ANNOTATIONS.contains(&key.as_str()) {
+                    continue;
+                }
+                let value = if is_schema_map(key) {
+                    strip_map_values(value)
+                } else {
+                    without_annotations(value)
+                };
+                stripped.insert(key.clone(), value);
+            }
+            Value::Object(stripped)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(without_annotations).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Returns whether `key` maps names to schemas, so that the names are data,
+/// not keywords.
+fn is_schema_map(key: &str) -> bool {
+    matches!(
+        key,
+        "properties" | "$defs" | "definitions" | "patternProperties"
+    )
+}
+
+fn strip_map_values(map: &Value) -> Value {
+    match map {
+        Value::Object(entries) => Value::Object(
+            entries
+                .iter()
+                .map(|(name, schema)| (name.clone(), without_annotations(schema)))
+                .collect(),
+        ),
+        other => without_annotations(other),
+    }
+}
+
 /// The source of one schema of a version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Snapshot {
@@ -1332,6 +1399,9 @@ fn snapshots<'a>(
 ) -> Vec<(Snapshot, &'a Value)> {
     let mut schemas = Vec::new();
     if let Some(recorded) = recorded {
+        // The recorded schema goes first, so that a break it shows is
+        // reported against it rather than against an earlier schema.
+        schemas.push((Snapshot::Recorded, &recorded.schema));
         if mode.is_transitive() {
             schemas.extend(
                 recorded
@@ -1340,7 +1410,6 @@ fn snapshots<'a>(
                     .map(|schema| (Snapshot::Earlier, schema)),
             );
         }
-        schemas.push((Snapshot::Recorded, &recorded.schema));
     }
     if let Some(current) = current {
         if recorded.is_none_or(|recorded| recorded.schema != current.schema) {
@@ -1388,6 +1457,21 @@ impl SchemaPair<'_> {
             let mut findings = Vec::new();
             comparison.compare(writer, reader, "", &mut findings);
             for finding in findings {
+                // The same change found against the recorded schema is
+                // reported once, as the more recent cause.
+                let already_found = self.old_is_earlier
+                    && breaks.iter().any(|found| {
+                        !found.old_is_earlier
+                            && found.event == self.event
+                            && found.old_version == self.old_version
+                            && found.new_version == self.new_version
+                            && found.path == finding.path
+                            && found.kind == finding.kind
+                            && found.direction == Some(direction)
+                    });
+                if already_found {
+                    continue;
+                }
                 push_unique(
                     breaks,
                     Break {
