@@ -105,6 +105,9 @@ fn exhausted_retries_write_dead_letter() {
         letter.to_string(),
         "`InvoiceExported` v1 invoice-12 at `erp.export`: handler failed after 4 attempt(s): ERP rejected invoice 12"
     );
+    let debug = format!("{letter:?}");
+    assert!(debug.contains(r#"\"id\":\"invoice-12\""#), "{debug}");
+    assert!(debug.contains("attempts: 4"), "{debug}");
 }
 
 #[derive(Event, Serialize, Deserialize, Debug, PartialEq)]

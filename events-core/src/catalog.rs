@@ -444,7 +444,7 @@ pub enum CheckError {
         "no event is registered in this program, so there is nothing to lock or check; \
          in an integration test, the linker may drop the events of the crate under test \
          when the test uses none of its items, so use one before the check, for example \
-         `my_service::OrderPlaced::info()`"
+         `events::registry::of::<my_service::OrderPlaced>()`"
     )]
     NoEvents,
 }

@@ -59,7 +59,7 @@ use chrono::{DateTime, Utc};
 /// assert_eq!(letter.reason(), DeadLetterReason::HandlerFailed);
 /// assert_eq!(letter.handler(), Some("billing.charge"));
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct DeadLetter {
     event: Vec<u8>,
     event_name: String,
@@ -71,6 +71,24 @@ pub struct DeadLetter {
     attempts: u32,
     first_attempt_at: DateTime<Utc>,
     failed_at: DateTime<Utc>,
+}
+
+/// Shows the kept event as text rather than as a list of bytes.
+impl fmt::Debug for DeadLetter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeadLetter")
+            .field("event", &String::from_utf8_lossy(&self.event))
+            .field("event_name", &self.event_name)
+            .field("event_version", &self.event_version)
+            .field("event_id", &self.event_id)
+            .field("handler", &self.handler)
+            .field("reason", &self.reason)
+            .field("error", &self.error)
+            .field("attempts", &self.attempts)
+            .field("first_attempt_at", &self.first_attempt_at)
+            .field("failed_at", &self.failed_at)
+            .finish()
+    }
 }
 
 /// The reason an event is in the dead-letter store.
