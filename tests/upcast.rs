@@ -432,7 +432,8 @@ fn missing_field_names_field_and_keeps_raw() {
 #[test]
 fn typed_step_after_json_step_fails() {
     // The JSON upcaster accepts this version 1 order, but its output has a
-    // null `order_id`, which the typed step v2 -> v3 cannot read.
+    // null `order_id`, which the typed step v2 -> v3 cannot read. The error
+    // blames the upcaster that wrote it.
     let bytes = stored_order(1, &json!({ "amount": 990, "skus": [] }));
 
     let error = events::decode(&bytes).unwrap_err();
@@ -444,11 +445,11 @@ fn typed_step_after_json_step_fails() {
         panic!("expected an upcast error, got {error:?}");
     };
     assert_eq!(*from, 1);
-    assert_eq!(*step, (2, 3));
+    assert_eq!(*step, (1, 2));
     assert_eq!(field.as_deref(), Some("order_id"));
     assert_eq!(
         error.to_string(),
-        "cannot upgrade event `OrderPlaced` from version 1 to 4: step v2 -> v3 failed at field `order_id`: the payload does not match `upcast::OrderPlacedV2`: invalid type: null, expected u64; fix the upcaster or the stored payload (the error keeps the raw event)"
+        "cannot upgrade event `OrderPlaced` from version 1 to 4: step v1 -> v2 failed at field `order_id`: its output does not fit `upcast::OrderPlacedV2`: invalid type: null, expected u64; fix the upcaster or the stored payload (the error keeps the raw event)"
     );
 }
 

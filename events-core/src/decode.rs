@@ -882,7 +882,7 @@ impl<'r> Decoder<'r> {
                         message: format!(
                             "its output does not fit `{}`: {}",
                             info.rust_type(),
-                            message_without_position(&error.error)
+                            serde_message(&error.error)
                         ),
                     }
                 }
@@ -959,7 +959,7 @@ impl<'r> Decoder<'r> {
 
 /// Returns a `serde_json` error's message without its line and column,
 /// which point into an upgraded value that the caller never sees.
-fn message_without_position(error: &serde_json::Error) -> String {
+pub(crate) fn serde_message(error: &serde_json::Error) -> String {
     let message = error.to_string();
     let position = format!(" at line {} column {}", error.line(), error.column());
     match message.strip_suffix(&position) {

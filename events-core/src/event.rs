@@ -188,6 +188,9 @@ pub(crate) struct StepError {
     /// The path of the offending field in the previous version's payload.
     pub(crate) field: Option<String>,
     pub(crate) message: String,
+    /// The step's input type and the `serde` error, when the payload did not
+    /// deserialise into that type, so that a step before it can be blamed.
+    pub(crate) input_mismatch: Option<(&'static str, String)>,
 }
 
 /// Type-erased operations on one event type, filled in by the derive macro.
@@ -625,22 +628,25 @@ fn convert_typed<Previous: Event, Next: Event + UpcastFrom<Previous>>(
 ) -> Result<serde_json::Value, StepError> {
     let previous: Previous = serde_path_to_error::deserialize(value).map_err(|error| {
         let field = error.path().to_string();
+        let rust_type = core::any::type_name::<Previous>();
         StepError {
             field: (field != ".").then_some(field),
             message: format!(
-                "the payload does not match `{}`: {}",
-                core::any::type_name::<Previous>(),
+                "the payload does not match `{rust_type}`: {}",
                 error.inner()
             ),
+            input_mismatch: Some((rust_type, crate::decode::serde_message(error.inner()))),
         }
     })?;
     let next = Next::upcast_from(previous).map_err(|message| StepError {
         field: None,
         message,
+        input_mismatch: None,
     })?;
     serde_json::to_value(next).map_err(|error| StepError {
         field: None,
         message: error.to_string(),
+        input_mismatch: None,
     })
 }
 

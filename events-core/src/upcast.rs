@@ -359,6 +359,7 @@ impl UpcastStep {
             StepKind::Json(upcaster) => (upcaster.convert)(payload).map_err(|message| StepError {
                 field: None,
                 message,
+                input_mismatch: None,
             }),
         }
     }
@@ -673,6 +674,8 @@ pub(crate) fn upgrade(
         });
     };
     let mut current = version;
+    // The JSON upcaster that produced `payload`, if one did.
+    let mut produced_by: Option<&UpcastStep> = None;
     while current != latest {
         let Some(step) = steps.get(&current) else {
             return Err(UpcastFailure {
@@ -682,15 +685,36 @@ pub(crate) fn upgrade(
                 message: format!("no upcast from v{current}"),
             });
         };
-        payload = step.apply(payload).map_err(|error| UpcastFailure {
+        payload = step
+            .apply(payload)
+            .map_err(|error| step_failure(step, produced_by, error))?;
+        produced_by = matches!(step.kind, StepKind::Json(_)).then_some(step);
+        current = step.to_version;
+    }
+    Ok(payload)
+}
+
+/// Describes a failed step. When a typed step rejected what a JSON upcaster
+/// wrote, the upcaster is at fault, not the stored payload or the conversion.
+fn step_failure(
+    step: &UpcastStep,
+    produced_by: Option<&UpcastStep>,
+    error: StepError,
+) -> UpcastFailure {
+    match (error.input_mismatch, produced_by) {
+        (Some((rust_type, detail)), Some(upcaster)) => UpcastFailure {
+            from: upcaster.from_version,
+            to: upcaster.to_version,
+            field: error.field,
+            message: format!("its output does not fit `{rust_type}`: {detail}"),
+        },
+        _ => UpcastFailure {
             from: step.from_version,
             to: step.to_version,
             field: error.field,
             message: error.message,
-        })?;
-        current = step.to_version;
+        },
     }
-    Ok(payload)
 }
 
 #[cfg(test)]
