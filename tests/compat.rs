@@ -379,6 +379,43 @@ fn break_against_recorded_and_earlier_reported_once() {
 }
 
 #[test]
+fn field_breaking_recorded_schema_not_repeated_for_earlier() {
+    // The earlier schema has no `provider`, the recorded one an optional
+    // nullable `provider`, and the change makes it a required string.
+    let earlier = order_v1();
+    let recorded_schema = order_with(
+        json!({ "provider": { "type": ["string", "null"], "default": null } }),
+        &["order_id", "currency"],
+    );
+    let current = order_with(
+        json!({ "provider": { "type": "string" } }),
+        &["order_id", "currency", "provider"],
+    );
+    let mut recorded = Lock::new();
+    recorded.insert(
+        EVENT,
+        1,
+        LockedVersion::new(recorded_schema).with_earlier_schema(earlier),
+    );
+
+    let error = check(
+        &recorded,
+        &lock_of(&[(1, &current)]),
+        Mode::BackwardTransitive,
+    )
+    .expect_err("making `provider` required breaks");
+
+    assert!(!error.breaks().is_empty());
+    for found in error.breaks() {
+        assert_eq!(found.path(), "provider");
+        assert!(
+            found.to_string().starts_with("`OrderPlaced` recorded v1"),
+            "{found}"
+        );
+    }
+}
+
+#[test]
 fn updated_lock_drops_missing_versions() {
     let (first, second, _) = one_version_history();
     let recorded = lock_of(&[(1, &first), (2, &second)]);

@@ -1457,8 +1457,8 @@ impl SchemaPair<'_> {
             let mut findings = Vec::new();
             comparison.compare(writer, reader, "", &mut findings);
             for finding in findings {
-                // The same change found against the recorded schema is
-                // reported once, as the more recent cause.
+                // A field that already breaks against the recorded schema is
+                // reported once, against it: one edit gets one set of fixes.
                 let already_found = self.old_is_earlier
                     && breaks.iter().any(|found| {
                         !found.old_is_earlier
@@ -1466,7 +1466,6 @@ impl SchemaPair<'_> {
                             && found.old_version == self.old_version
                             && found.new_version == self.new_version
                             && found.path == finding.path
-                            && found.kind == finding.kind
                             && found.direction == Some(direction)
                     });
                 if already_found {
