@@ -277,9 +277,10 @@ fn handler_errors_are_reported_and_others_run() {
     assert_eq!(
         report.to_string(),
         "`bus.failing`: 4 handler(s) ran, 3 failed\n  \
-         - failing.string: card declined\n  \
-         - failing.boxed: disk full\n  \
-         - failing.anyhow: rate limiter rejected the call: quota of 100 requests exceeded"
+         - failing.string: card declined; kept as dead letter 1\n  \
+         - failing.boxed: disk full; kept as dead letter 2\n  \
+         - failing.anyhow: rate limiter rejected the call: quota of 100 requests exceeded; \
+         kept as dead letter 3"
     );
 }
 

@@ -88,6 +88,10 @@ fn exhausted_retries_write_dead_letter() {
     let id = failure
         .dead_letter()
         .expect("the failure has a dead letter");
+    assert_eq!(
+        failure.to_string(),
+        format!("erp.export: ERP rejected invoice 12 (after 4 attempts); kept as dead letter {id}")
+    );
 
     let letters = bus.dead_letters().list().unwrap();
     assert_eq!(letters.len(), 1);

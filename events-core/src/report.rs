@@ -425,7 +425,10 @@ impl fmt::Display for Report {
 /// fn reserve_stock(_: &OrderPlaced) -> Result<(), String> { Err("warehouse offline".into()) }
 ///
 /// let report = Bus::new().emit(OrderPlaced { order_id: 7 });
-/// assert_eq!(report.failures()[0].to_string(), "reserve_stock: warehouse offline");
+/// assert_eq!(
+///     report.failures()[0].to_string(),
+///     "reserve_stock: warehouse offline; kept as dead letter 1"
+/// );
 /// ```
 #[derive(Clone, Debug)]
 pub struct HandlerFailure {
@@ -531,9 +534,18 @@ impl HandlerFailure {
     }
 }
 
+/// Writes the handler and its error, then the attempts when there were
+/// several and the dead letter's id when the event was kept.
 impl fmt::Display for HandlerFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.handler.name(), self.error)
+        write!(f, "{}: {}", self.handler.name(), self.error)?;
+        if self.attempts > 1 {
+            write!(f, " (after {} attempts)", self.attempts)?;
+        }
+        if let Some(id) = &self.dead_letter {
+            write!(f, "; kept as dead letter {id}")?;
+        }
+        Ok(())
     }
 }
 
