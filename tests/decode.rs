@@ -108,16 +108,15 @@ fn old_version_without_upcast_rejected() {
 
     let error = decode(bytes).unwrap_err();
 
-    assert_eq!(error.reason(), "failed upcast");
+    assert_eq!(error.reason(), "broken upcast chain");
     assert_eq!(error.raw(), bytes);
     assert!(
         matches!(
             error.kind(),
-            DecodeErrorKind::Upcast {
-                from: 1,
-                to: 2,
-                step: (1, 2),
-                field: None,
+            DecodeErrorKind::BrokenChain {
+                name: "billing.invoice.issued",
+                version: 1,
+                latest: 2,
                 ..
             }
         ),
@@ -128,7 +127,9 @@ fn old_version_without_upcast_rejected() {
         message.contains("no valid upcast leads from v1"),
         "{message}"
     );
+    assert!(message.contains("registry::validate()"), "{message}");
     assert!(message.contains("keep_version(true)"), "{message}");
+    assert!(message.contains("InvoiceIssuedV1"), "{message}");
 }
 
 #[test]

@@ -309,9 +309,17 @@ fn stranded_version_fails_on_decode() {
 
     let error = events::decode(bytes).unwrap_err();
 
-    assert_eq!(error.reason(), "failed upcast");
+    assert_eq!(error.reason(), "broken upcast chain");
     assert!(
-        matches!(error.kind(), DecodeErrorKind::Upcast { from: 1, to: 2, .. }),
+        matches!(
+            error.kind(),
+            DecodeErrorKind::BrokenChain {
+                name: "ParcelShipped",
+                version: 1,
+                latest: 2,
+                ..
+            }
+        ),
         "{error:?}"
     );
     assert!(

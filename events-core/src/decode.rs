@@ -405,6 +405,21 @@ pub enum DecodeErrorKind {
         /// the name is unknown.
         known_versions: Vec<u32>,
     },
+    /// The event is of an older version with a type of its own, but no
+    /// valid upcast leads from it to the latest version, because the chain is
+    /// broken (see [`registry::validate`](crate::registry::validate)). The
+    /// error's [`raw`](DecodeError::raw) bytes keep the stored event.
+    BrokenChain {
+        /// The event name.
+        name: &'static str,
+        /// The event's own version.
+        version: u32,
+        /// The latest version.
+        latest: u32,
+        /// The Rust type of the event's own version, which
+        /// [`Decoder::keep_version`] decodes into.
+        rust_type: &'static str,
+    },
     /// The payload of an older version could not be upgraded to the latest.
     /// The error's [`raw`](DecodeError::raw) bytes keep the stored event.
     Upcast {
@@ -508,6 +523,7 @@ impl DecodeError {
                 "unknown event"
             }
             DecodeErrorKind::UnknownEvent { .. } => "unknown version",
+            DecodeErrorKind::BrokenChain { .. } => "broken upcast chain",
             DecodeErrorKind::Upcast { .. } => "failed upcast",
             DecodeErrorKind::Payload { .. } => "invalid payload",
         }
@@ -582,6 +598,19 @@ impl fmt::Display for DecodeError {
                     known.join(", ")
                 )
             }
+            DecodeErrorKind::BrokenChain {
+                name,
+                version,
+                latest,
+                rust_type,
+            } => write!(
+                f,
+                "cannot upgrade event `{name}` from version {version} to {latest}: no valid \
+                 upcast leads from v{version} because the upcast chain is broken; \
+                 `events::registry::validate()` names the problem, and \
+                 `Decoder::new().keep_version(true)` decodes the event as `{rust_type}` \
+                 (the error keeps the raw event)"
+            ),
             DecodeErrorKind::Upcast {
                 name,
                 from,
@@ -637,6 +666,7 @@ impl std::error::Error for DecodeError {
             DecodeErrorKind::Attribute(error) => Some(error),
             DecodeErrorKind::TooLarge { .. }
             | DecodeErrorKind::UnknownEvent { .. }
+            | DecodeErrorKind::BrokenChain { .. }
             | DecodeErrorKind::Upcast { .. } => None,
         }
     }
@@ -933,19 +963,11 @@ impl<'r> Decoder<'r> {
             // An older version with a type but no upcast from it: the chain
             // is broken, and decoding it as its own version would hand the
             // latest version's handlers nothing without saying why.
-            (Some(info), Some(latest)) => Err(DecodeErrorKind::Upcast {
+            (Some(info), Some(latest)) => Err(DecodeErrorKind::BrokenChain {
                 name: info.name(),
-                from: info.version(),
-                to: latest.version(),
-                step: (info.version(), latest.version()),
-                field: None,
-                message: format!(
-                    "no valid upcast leads from v{} (`events::registry::validate()` names the \
-                     problem in the chain; `Decoder::keep_version(true)` decodes the event as \
-                     `{}` instead)",
-                    info.version(),
-                    info.rust_type()
-                ),
+                version: info.version(),
+                latest: latest.version(),
+                rust_type: info.rust_type(),
             }),
             _ => Err(DecodeErrorKind::UnknownEvent {
                 name: checked.name.clone().into_owned(),
