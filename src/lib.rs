@@ -133,17 +133,16 @@
 //! | `events_handler_runs_total` | counter, one per attempt | `event`, `handler`, `outcome` |
 //! | `events_handler_duration_seconds` | histogram in seconds, one value per attempt | `event`, `handler` |
 //! | `events_handler_retries_total` | counter, one per retry | `event`, `handler` |
-//! | `events_dead_letters_total` | counter, one per dead letter the bus writes | `event`, `handler`, `reason` |
+//! | `events_dead_letters_total` | counter, one per dead letter the bus writes or [`Bus::keep_dead_letter`] keeps | `event`, `handler`, `reason` |
 //!
 //! `event` is the event name and `handler` the handler name. `outcome` is
 //! `ok` or `error`. In `events_dead_letters_total`, `handler` is empty when
 //! the bus keeps the whole event, and `reason` is one of `handler_failed`,
-//! `shut_down`, `depth_exceeded` and `cancelled`, after
-//! [`DeadLetterReason`](dead_letter::DeadLetterReason).
+//! `shut_down`, `depth_exceeded`, `cancelled` and `undecodable` (stored
+//! events that `events-store` could not decode during a replay or a
+//! subscription), after [`DeadLetterReason`](dead_letter::DeadLetterReason).
 //! `events_handled_total` leaves out events that have no handler on the
-//! bus. Rows that `events_store::replay` cannot decode are written to the
-//! dead-letter store directly, not by the bus, so `events_dead_letters_total`
-//! leaves them out.
+//! bus. A letter pushed to [`Bus::dead_letters`] directly is not counted.
 //!
 //! # Using the runtime and macro crates directly
 //!

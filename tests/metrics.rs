@@ -10,6 +10,7 @@ fn metrics_are_recorded() {}
 mod with_feature {
     use std::time::Duration;
 
+    use events::dead_letter::{DeadLetter, DeadLetterReason};
     use events::{on, Bus, Context, Event};
     use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
     use serde::{Deserialize, Serialize};
@@ -195,5 +196,39 @@ mod with_feature {
             Some(&DebugValue::Counter(1))
         );
         assert_eq!(bus.dead_letters().list().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn kept_dead_letters_counted() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let bus = Bus::new();
+        let raw = br#"{"specversion":"1.0","id":"s-9","source":"store","type":"metrics.Gone"}"#;
+        let letter = DeadLetter::builder(raw.to_vec(), "metrics.Gone", 1, "s-9")
+            .reason(DeadLetterReason::Undecodable)
+            .error("unknown event")
+            .attempts(0)
+            .build();
+
+        metrics::with_local_recorder(&recorder, || {
+            bus.keep_dead_letter(letter.clone()).unwrap();
+            // Pushed past the bus, the letter is kept but not counted.
+            bus.dead_letters().push(letter).unwrap();
+        });
+
+        let snapshot = snapshot(&snapshotter);
+        assert_eq!(
+            find(
+                &snapshot,
+                "events_dead_letters_total",
+                &[
+                    ("event", "metrics.Gone"),
+                    ("handler", ""),
+                    ("reason", "undecodable")
+                ]
+            ),
+            Some(&DebugValue::Counter(1))
+        );
+        assert_eq!(bus.dead_letters().list().unwrap().len(), 2);
     }
 }

@@ -1048,6 +1048,39 @@ impl Bus {
         &*self.inner.dead_letters
     }
 
+    /// Keeps `letter` in the bus's dead-letter store and, with the `metrics`
+    /// feature, counts it in `events_dead_letters_total`, as the bus does
+    /// with its own dead letters. Use it for events that never reached the
+    /// bus, such as stored events that do not decode; pushing to
+    /// [`dead_letters`](Bus::dead_letters) directly skips the count.
+    ///
+    /// # Errors
+    ///
+    /// Returns the store's error when it cannot keep the letter.
+    ///
+    /// ```
+    /// use events::dead_letter::{DeadLetter, DeadLetterReason};
+    ///
+    /// let bus = events::Bus::new();
+    /// let raw = br#"{"specversion":"1.0","id":"7","source":"erp","type":"VendorSynced"}"#;
+    /// let letter = DeadLetter::builder(raw.to_vec(), "VendorSynced", 9, "7")
+    ///     .reason(DeadLetterReason::Undecodable)
+    ///     .error("unknown version 9 of event `VendorSynced`")
+    ///     .attempts(0)
+    ///     .build();
+    ///
+    /// let id = bus.keep_dead_letter(letter).unwrap();
+    /// assert_eq!(bus.dead_letters().get(id).unwrap().unwrap().event_version(), 9);
+    /// ```
+    pub fn keep_dead_letter(&self, letter: DeadLetter) -> Result<DeadLetterId, StoreError> {
+        #[cfg(feature = "metrics")]
+        let labels = crate::metrics::dead_letter_labels(&letter);
+        let id = self.inner.dead_letters.push(letter)?;
+        #[cfg(feature = "metrics")]
+        crate::metrics::dead_letter_kept(labels);
+        Ok(id)
+    }
+
     #[inline]
     fn route(&self, type_id: TypeId) -> Option<&Route> {
         self.inner.routes.get(&type_id)
@@ -2127,15 +2160,9 @@ impl Bus {
     /// Writes a dead letter to the store and counts it. When the store
     /// fails, logs the letter whole so that the event is still not lost.
     fn keep(&self, letter: DeadLetter) -> Option<DeadLetterId> {
-        #[cfg(feature = "metrics")]
-        let labels = crate::metrics::dead_letter_labels(&letter);
         let json = String::from_utf8_lossy(letter.event()).into_owned();
-        match self.inner.dead_letters.push(letter) {
-            Ok(id) => {
-                #[cfg(feature = "metrics")]
-                crate::metrics::dead_letter_kept(labels);
-                Some(id)
-            }
+        match self.keep_dead_letter(letter) {
+            Ok(id) => Some(id),
             Err(error) => {
                 tracing::error!(%error, event = %json, "cannot keep a dead letter; the event is logged here instead");
                 None

@@ -57,8 +57,6 @@ fn reason_label(reason: DeadLetterReason) -> &'static str {
         DeadLetterReason::ShutDown => "shut_down",
         DeadLetterReason::DepthExceeded => "depth_exceeded",
         DeadLetterReason::Cancelled => "cancelled",
-        // NOTE: `events_store::replay` pushes its undecodable rows to the
-        // store directly, not through the bus, so they are not counted.
         DeadLetterReason::Undecodable => "undecodable",
     }
 }

@@ -600,7 +600,7 @@ fn dead_letter_undecodable(bus: &Bus, stored: StoredEvent, error: &str) -> Undec
         .error(error.clone())
         .attempts(0)
         .build();
-    match bus.dead_letters().push(letter) {
+    match bus.keep_dead_letter(letter) {
         Ok(id) => Undecodable {
             position,
             error,
