@@ -1520,9 +1520,13 @@ impl Bus {
     }
 
     /// Removes a dead letter from the store and dispatches its event again:
-    /// to the handler that failed, or to every handler when the bus had
-    /// rejected the event. Only synchronous handlers run here; use
+    /// to the handler that failed, or to every handler when the letter names
+    /// none (the bus rejected the event, or a shutdown cancelled it). Only
+    /// synchronous handlers run here; use
     /// [`redispatch_async`](Bus::redispatch_async) for `async` ones.
+    ///
+    /// A letter cancelled at shutdown does not record which handlers had
+    /// finished, so they run again too; such handlers must be idempotent.
     ///
     /// If the handler fails again, its policies apply as on any emit, so the
     /// event may come back as a new dead letter.

@@ -106,7 +106,9 @@ pub enum DeadLetterReason {
     ShutDown,
     /// The event was emitted beyond the depth limit, so no handler ran.
     DepthExceeded,
-    /// The event was still being handled when a shutdown timed out and was cancelled.
+    /// The event was still being handled when a shutdown timed out and was
+    /// cancelled. The letter names no handler, and handlers that had
+    /// finished run again when it is re-dispatched.
     Cancelled,
     /// A stored or received event did not decode (an unknown name or
     /// version, a failed upcast, invalid JSON), so no handler could run.
