@@ -103,6 +103,22 @@ fn decode_reads_valid_event() {
 }
 
 #[test]
+fn missing_payload_field_named() {
+    let bytes = br#"{"specversion":"1.0","id":"inv-2","source":"billing","type":"billing.invoice.issued","dataversion":2,"data":{"invoice_id":2}}"#;
+
+    let error = decode(bytes).unwrap_err();
+
+    let DecodeErrorKind::Payload { field, .. } = error.kind() else {
+        panic!("expected a payload error, got {error:?}");
+    };
+    assert_eq!(field.as_deref(), Some("currency"));
+    assert!(
+        error.to_string().contains("missing field `currency`"),
+        "{error}"
+    );
+}
+
+#[test]
 fn old_version_without_upcast_rejected() {
     let bytes = br#"{"specversion":"1.0","id":"inv-1","source":"billing","type":"billing.invoice.issued","dataversion":1,"data":{"invoice_id":1}}"#;
 

@@ -416,7 +416,7 @@ fn missing_field_names_field_and_keeps_raw() {
     assert_eq!(*name, "OrderPlaced");
     assert_eq!((*from, *to), (2, 4));
     assert_eq!(*step, (2, 3));
-    assert_eq!(field.as_deref(), Some("lines[1]"));
+    assert_eq!(field.as_deref(), Some("lines[1].quantity"));
     assert_eq!(
         message,
         "the payload does not match `upcast::OrderPlacedV2`: missing field `quantity`"
@@ -424,7 +424,7 @@ fn missing_field_names_field_and_keeps_raw() {
     assert_eq!(error.raw(), bytes.as_slice());
     assert_eq!(
         error.to_string(),
-        "cannot upgrade event `OrderPlaced` from version 2 to 4: step v2 -> v3 failed at field `lines[1]`: the payload does not match `upcast::OrderPlacedV2`: missing field `quantity`; fix the upcaster or the stored payload (the error keeps the raw event)"
+        "cannot upgrade event `OrderPlaced` from version 2 to 4: step v2 -> v3 failed at field `lines[1].quantity`: the payload does not match `upcast::OrderPlacedV2`: missing field `quantity`; fix the upcaster or the stored payload (the error keeps the raw event)"
     );
     assert_eq!(error.into_raw(), bytes);
 }

@@ -338,10 +338,28 @@ fn field_path<E: Event>(text: &str) -> Option<String> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     match serde_path_to_error::deserialize::<_, E>(&mut deserializer) {
         Ok(_) => None,
-        Err(error) => {
-            let path = error.path().to_string();
-            (path != ".").then_some(path)
-        }
+        Err(error) => failing_field(error.path(), error.inner()),
+    }
+}
+
+/// Returns the path of the field that `error` is about, such as
+/// `lines[2].quantity`, or `None` for the payload itself. `serde` reports a
+/// missing field at the object that lacks it, so its name is added from the
+/// message.
+pub(crate) fn failing_field(
+    path: &serde_path_to_error::Path,
+    error: &serde_json::Error,
+) -> Option<String> {
+    let path = path.to_string();
+    let parent = (path != ".").then_some(path);
+    let message = serde_message(error);
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'));
+    match (parent, missing) {
+        (Some(parent), Some(name)) => Some(format!("{parent}.{name}")),
+        (None, Some(name)) => Some(name.to_owned()),
+        (parent, None) => parent,
     }
 }
 

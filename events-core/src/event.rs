@@ -627,10 +627,9 @@ fn convert_typed<Previous: Event, Next: Event + UpcastFrom<Previous>>(
     value: serde_json::Value,
 ) -> Result<serde_json::Value, StepError> {
     let previous: Previous = serde_path_to_error::deserialize(value).map_err(|error| {
-        let field = error.path().to_string();
         let rust_type = core::any::type_name::<Previous>();
         StepError {
-            field: (field != ".").then_some(field),
+            field: crate::decode::failing_field(error.path(), error.inner()),
             message: format!(
                 "the payload does not match `{rust_type}`: {}",
                 error.inner()
