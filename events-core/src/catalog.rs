@@ -319,7 +319,7 @@ impl Catalog {
     }
 
     /// Returns the lock to write after this catalog passed
-    /// [`check`](Catalog::check) against `lock`. It holds the current
+    /// [`check`](Catalog::check) against `lock`. It contains the current
     /// schemas, and each changed version keeps its recorded schemas as
     /// earlier ones (see [`Lock::updated_with`]). Recorded versions whose
     /// type was deleted stay when a JSON upcaster still upgrades them.
@@ -397,8 +397,9 @@ pub fn check(path: impl AsRef<std::path::Path>, mode: Mode) -> Result<(), CheckE
         return Ok(());
     }
     let lock = Lock::read(path).map_err(CheckError::Lock)?;
-    catalog.check(&lock, mode)?;
-    let updated = catalog.updated_lock(&lock)?;
+    let current = catalog.lock_keeping_upcast_versions(&lock)?;
+    compat::check(&lock, &current, mode).map_err(CheckError::Incompatible)?;
+    let updated = lock.updated_with(&current);
     if updated != lock {
         updated.write(path).map_err(CheckError::Lock)?;
     }

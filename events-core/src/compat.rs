@@ -1164,13 +1164,13 @@ impl std::error::Error for CompatError {}
 /// returns every break found.
 ///
 /// For each event, the check compares a changed schema of a recorded version
-/// with its recorded schema (and with its earlier schemas in the transitive
-/// modes), reports recorded versions missing from `current`, and compares
-/// each version with the previous one (every earlier one in the transitive
-/// modes), unless upcasters lead from the earlier version to the later one
-/// (see [`LockedVersion::with_upcast_from`]). A version whose recorded and
-/// current schemas differ is compared in both forms, because events of both
-/// exist.
+/// with its recorded schema, and in the transitive modes also with its
+/// earlier schemas. It reports recorded versions missing from `current`. It
+/// compares each version with the previous one (every earlier one in the
+/// transitive modes), unless upcasters lead from the earlier version to the
+/// later one (see [`LockedVersion::with_upcast_from`]). A version whose
+/// recorded and current schemas differ is compared in both forms, because
+/// events of both exist.
 ///
 /// ```
 /// use events::compat::{check, Lock, Mode};
@@ -1240,25 +1240,19 @@ fn check_event(
                     direction: None,
                 },
             ),
-            (Some(old), Some(new)) => {
-                let pair = SchemaPair {
-                    event: name,
-                    old_version: version,
-                    old: &old.schema,
-                    old_is_earlier: false,
-                    new_version: version,
-                    new: &new.schema,
-                };
-                pair.compare(mode, breaks);
-                if mode.is_transitive() && old.schema != new.schema {
-                    for earlier in &old.earlier {
-                        let pair = SchemaPair {
-                            old: earlier,
-                            old_is_earlier: true,
-                            ..pair
-                        };
-                        pair.compare(mode, breaks);
-                    }
+            // An unchanged schema was accepted with its earlier ones when
+            // the lock was written.
+            (Some(old), Some(new)) if old.schema != new.schema => {
+                for (snapshot, schema) in snapshots(Some(old), None, mode) {
+                    let pair = SchemaPair {
+                        event: name,
+                        old_version: version,
+                        old: schema,
+                        old_is_earlier: snapshot == Snapshot::Earlier,
+                        new_version: version,
+                        new: &new.schema,
+                    };
+                    pair.compare(mode, breaks);
                 }
             }
             _ => {}
@@ -1426,7 +1420,6 @@ fn push_unique(breaks: &mut Vec<Break>, found: Break) {
 }
 
 /// Two schemas of one event to compare.
-#[derive(Clone, Copy)]
 struct SchemaPair<'a> {
     event: &'a str,
     old_version: u32,

@@ -927,10 +927,9 @@ impl<'r> Decoder<'r> {
                         to: info.version(),
                         step: last_step,
                         field: error.field,
-                        message: format!(
-                            "its output does not fit `{}`: {}",
+                        message: upcast::output_mismatch(
                             info.rust_type(),
-                            serde_message(&error.error)
+                            &serde_message(&error.error),
                         ),
                     }
                 }
@@ -998,7 +997,7 @@ impl<'r> Decoder<'r> {
 }
 
 /// Returns a `serde_json` error's message without its line and column,
-/// which point into an upgraded value that the caller never sees.
+/// which point into an upgraded value that exists only in memory.
 pub(crate) fn serde_message(error: &serde_json::Error) -> String {
     let message = error.to_string();
     let position = format!(" at line {} column {}", error.line(), error.column());

@@ -694,6 +694,11 @@ pub(crate) fn upgrade(
     Ok(payload)
 }
 
+/// Describes a JSON upcaster's output that the next type rejects.
+pub(crate) fn output_mismatch(rust_type: &str, detail: &str) -> String {
+    format!("its output does not fit `{rust_type}`: {detail}")
+}
+
 /// Describes a failed step. When a typed step rejected what a JSON upcaster
 /// wrote, the upcaster is at fault, not the stored payload or the conversion.
 fn step_failure(
@@ -706,7 +711,7 @@ fn step_failure(
             from: upcaster.from_version,
             to: upcaster.to_version,
             field: error.field,
-            message: format!("its output does not fit `{rust_type}`: {detail}"),
+            message: output_mismatch(rust_type, &detail),
         },
         _ => UpcastFailure {
             from: step.from_version,
