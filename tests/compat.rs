@@ -284,7 +284,7 @@ fn backward_transitive_accepts_compatible_history() {
 // Transitive modes also compare with the earlier schemas of one version,
 // which is where transitive breaks show when upcasters join the versions.
 
-/// One version's schemas over time, as successive locks record them: `a`
+/// Returns one version's schemas over time, as successive locks record them: `a`
 /// as a string, then without `a`, then with `a` as an optional integer.
 fn one_version_history() -> (Value, Value, Value) {
     let first = json!({

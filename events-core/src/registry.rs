@@ -356,9 +356,9 @@ pub fn global() -> &'static Registry {
 }
 
 /// Checks that no two event types share a name and version, and that every
-/// upcast chain is whole: no gap, no two upcasters from one version, every
-/// version with a path to the latest and every upcaster with an event type.
-/// Building a bus runs the same checks.
+/// upcast chain is whole. A whole chain has no gap and no two upcasters from
+/// one version, every version has a path to the latest, and every upcaster
+/// has an event type. Building a bus runs the same checks.
 ///
 /// ```
 /// events::registry::validate().expect("event names are unique");
